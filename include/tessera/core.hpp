@@ -1,0 +1,11 @@
+#pragma once
+// tessera/core: the shared vocabulary of every core (host backend).
+//   execution policies, errors and argument checks, concepts, counter-based random streams.
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/config.hpp"
+#include "tessera/core/errors.hpp"
+#include "tessera/core/exec.hpp"
+#include "tessera/core/random.hpp"
+#include "tessera/core/validate.hpp"
+#include "tessera/core/version.hpp"

@@ -1,0 +1,95 @@
+#pragma once
+// Argument checks for the public boundary of every algorithm (DESIGN principle 5).
+//
+// Each check throws tessera::invalid_argument with a one-line message of the form
+//   "<where>: <name> = <value>; expected <accepted range>"
+// so a user learns from the message alone which call, which parameter and what to change.
+// The checks are meant for host code, before any kernel launch.
+
+#include <charconv>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "tessera/core/errors.hpp"
+
+namespace tessera {
+namespace detail {
+
+/// The shortest text that reads back as `value` (numbers), or the value itself (strings).
+template <class T>
+std::string to_text(const T& value) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return value ? "true" : "false";
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    char buffer[64];
+    const auto result = std::to_chars(buffer, buffer + sizeof buffer, value);
+    return std::string(buffer, result.ptr);
+  } else {
+    return std::string(std::string_view(value));
+  }
+}
+
+}  // namespace detail
+
+/// Throws invalid_argument "<where>: <name> = <value>; expected <expected>" unless `ok`.
+/// Complexity O(1) when `ok`; formats the message only on failure.
+template <class T>
+void require(bool ok, std::string_view where, std::string_view name, const T& value,
+             std::string_view expected) {
+  if (ok) return;
+  std::string message(where);
+  message.append(": ").append(name).append(" = ").append(detail::to_text(value));
+  message.append("; expected ").append(expected);
+  throw invalid_argument(message);
+}
+
+/// Requires lo <= value <= hi. Throws invalid_argument otherwise (NaN included).
+template <class T>
+  requires std::is_arithmetic_v<T>
+void require_in_range(std::string_view where, std::string_view name, T value, T lo, T hi) {
+  const bool inside = lo <= value && value <= hi;
+  if (inside) return;
+  std::string expected = detail::to_text(lo);
+  expected.append(" <= ").append(name).append(" <= ").append(detail::to_text(hi));
+  require(false, where, name, value, expected);
+}
+
+/// Requires a finite value (no NaN or infinity).
+template <std::floating_point T>
+void require_finite(std::string_view where, std::string_view name, T value) {
+  require(std::isfinite(value), where, name, value, "a finite number");
+}
+
+/// Requires a finite value strictly greater than zero.
+template <class T>
+  requires std::is_arithmetic_v<T>
+void require_positive(std::string_view where, std::string_view name, T value) {
+  bool ok = value > T{0};
+  if constexpr (std::is_floating_point_v<T>) ok = ok && std::isfinite(value);
+  require(ok, where, name, value, "a finite number > 0");
+}
+
+/// Requires 0 < value < 1 (a miscoverage level, a quantile level, a probability).
+template <std::floating_point T>
+void require_open_unit_interval(std::string_view where, std::string_view name, T value) {
+  require(value > T{0} && value < T{1}, where, name, value, "0 < value < 1");
+}
+
+/// True when value is 2^k for some k >= 0.
+template <std::unsigned_integral T>
+constexpr bool is_power_of_two(T value) noexcept {
+  return value != 0 && (value & (value - 1)) == 0;
+}
+
+/// Requires value = 2^k for some k >= 0.
+template <std::integral T>
+void require_power_of_two(std::string_view where, std::string_view name, T value) {
+  const bool ok = value > 0 && is_power_of_two(static_cast<std::make_unsigned_t<T>>(value));
+  require(ok, where, name, value, "a power of two");
+}
+
+}  // namespace tessera
