@@ -27,7 +27,7 @@ struct index_range {
 inline void require_index_range(std::string_view where, index_range range, std::uint64_t limit) {
   require(range.begin <= range.end, where, "range.begin", range.begin, "range.begin <= range.end");
   require(range.end <= limit, where, "range.end", range.end,
-          "range.end <= " + detail::to_text(limit) + " (the generator's capacity)");
+          "range.end <= " + tessera::detail::to_text(limit) + " (the generator's capacity)");
 }
 
 /// n points in d dimensions, row i = point i (row-major, contiguous).
