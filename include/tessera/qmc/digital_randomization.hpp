@@ -13,8 +13,10 @@
 // digits (a digital shift or NUS also randomizes the digits beyond the matrices' precision).
 //
 // Draws: replication r, dimension j use tessera::random_stream(seed, r, j, purpose) with
-// purpose 0 for the rows of L_j (block q gives the digits below the diagonal in column q),
-// 1 for the shift s_j (block 0), 2 for the NUS key (block 0).
+// purpose 0 for L_j, 1 for the shift s_j, 2 for the NUS key. Each takes W-bit words from the
+// stream's blocks in order (word k of a 32-bit stream is word k % 4 of block k / 4; a 64-bit word
+// joins two 32-bit words, low first): column q of L_j keeps the digits of word q below the
+// diagonal, the shift and the key are word 0.
 
 #include <cstdint>
 #include <string_view>
@@ -41,25 +43,42 @@ constexpr std::string_view to_string(net_randomization r) noexcept {
   return "?";
 }
 
-/// One randomized replication, ready to generate: left-aligned W-digit columns (m per dimension,
-/// dimension-major), a shift per dimension (zero when none) and a NUS key per dimension.
+namespace detail {
+
+/// One randomized replication: left-aligned W-digit columns (m per dimension, dimension-major),
+/// a shift per dimension (zero when none) and a NUS key per dimension (empty unless NUS).
 template <class Word>
-struct net_replication {
+struct randomized_matrices {
   int dimension = 0;
   int columns = 0;
   std::vector<Word> matrix_columns;
   std::vector<Word> shift;
-  std::vector<std::uint64_t> nus_key;  // empty unless NUS
+  std::vector<Word> nus_key;
 };
-
-namespace detail {
 
 enum net_draw_purpose : std::uint32_t { draw_lms = 0, draw_shift = 1, draw_nus = 2 };
 
+/// Words 0..count-1 of the stream (see the header comment for the layout).
 template <class Word>
-Word random_word(const random_stream& stream, std::uint64_t block) {
-  const philox_block w = stream.block(block);
-  return static_cast<Word>((static_cast<std::uint64_t>(w[1]) << 32) | w[0]);
+void random_words(const random_stream& stream, Word* out, int count) {
+  constexpr int per_block = 16 / sizeof(Word);
+  for (int k = 0; k < count; k += per_block) {
+    const philox_block w = stream.block(static_cast<std::uint64_t>(k / per_block));
+    for (int i = 0; i < per_block && k + i < count; ++i) {
+      if constexpr (sizeof(Word) == 4)
+        out[k + i] = w[i];
+      else
+        out[k + i] = (static_cast<std::uint64_t>(w[2 * i + 1]) << 32) | w[2 * i];
+    }
+  }
+}
+
+/// Word 0 of the stream.
+template <class Word>
+Word random_word(const random_stream& stream) {
+  Word word;
+  random_words(stream, &word, 1);
+  return word;
 }
 
 /// L c for the random lower-triangular L of (seed, r, j): column q of L has digit q set and
@@ -68,9 +87,10 @@ template <class Word>
 std::vector<Word> scramble_columns(std::span<const Word> columns, const random_stream& stream) {
   constexpr int bits = sizeof(Word) * 8;
   Word l_columns[bits];
+  random_words(stream, l_columns, bits);
   for (int q = 0; q < bits; ++q) {
     const Word diagonal = Word{1} << (bits - 1 - q);
-    l_columns[q] = diagonal | (random_word<Word>(stream, static_cast<std::uint64_t>(q)) & (diagonal - 1));
+    l_columns[q] = diagonal | (l_columns[q] & (diagonal - 1));
   }
   std::vector<Word> out(columns.size());
   for (std::size_t c = 0; c < columns.size(); ++c) {
@@ -82,21 +102,18 @@ std::vector<Word> scramble_columns(std::span<const Word> columns, const random_s
   return out;
 }
 
-}  // namespace detail
-
 /// The randomized replication r of the matrices under (randomization, seed). O(d m W) for LMS,
 /// O(d m) otherwise. Throws invalid_argument when replication >= 2^32.
 template <class Word>
-net_replication<Word> make_net_replication(const generating_matrices& matrices,
-                                           net_randomization randomization, std::uint64_t seed,
-                                           std::uint64_t replication) {
+randomized_matrices<Word> randomize(const generating_matrices& matrices, net_randomization randomization,
+                                    std::uint64_t seed, std::uint64_t replication) {
   constexpr int bits = sizeof(Word) * 8;
-  require(replication <= 0xffffffffu, "tessera::qmc::make_net_replication", "replication",
+  require(replication <= 0xffffffffu, "tessera::qmc::digital_net_replication", "replication",
           replication, "replication < 2^32");
-  require(matrices.precision() <= bits, "tessera::qmc::make_net_replication", "precision",
+  require(matrices.precision() <= bits, "tessera::qmc::digital_net_replication", "precision",
           matrices.precision(), "precision <= " + tessera::detail::to_text(bits) + " for this word type");
   const auto r = static_cast<std::uint32_t>(replication);
-  net_replication<Word> out;
+  randomized_matrices<Word> out;
   out.dimension = matrices.dimension();
   out.columns = matrices.columns();
   out.matrix_columns.reserve(matrices.data().size());
@@ -112,12 +129,14 @@ net_replication<Word> make_net_replication(const generating_matrices& matrices,
     const auto uj = static_cast<std::uint32_t>(j);
     for (int k = 0; k < out.columns; ++k)
       aligned[k] = static_cast<Word>(matrices.column(j, k) << (bits - matrices.precision()));
-    if (lms) aligned = detail::scramble_columns<Word>(aligned, random_stream(seed, r, uj, detail::draw_lms));
+    if (lms) aligned = scramble_columns<Word>(aligned, random_stream(seed, r, uj, draw_lms));
     out.matrix_columns.insert(out.matrix_columns.end(), aligned.begin(), aligned.end());
-    if (shift) out.shift[j] = detail::random_word<Word>(random_stream(seed, r, uj, detail::draw_shift), 0);
-    if (nus) out.nus_key[j] = detail::random_word<std::uint64_t>(random_stream(seed, r, uj, detail::draw_nus), 0);
+    if (shift) out.shift[j] = random_word<Word>(random_stream(seed, r, uj, draw_shift));
+    if (nus) out.nus_key[j] = random_word<Word>(random_stream(seed, r, uj, draw_nus));
   }
   return out;
 }
+
+}  // namespace detail
 
 }  // namespace tessera::qmc

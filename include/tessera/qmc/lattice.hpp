@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
@@ -23,6 +24,7 @@
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/detail/bits.hpp"
+#include "tessera/qmc/detail/exact_conversion.hpp"
 #include "tessera/qmc/detail/kuo_lattice_table.hpp"
 #include "tessera/qmc/point_set.hpp"
 
@@ -104,9 +106,10 @@ TESSERA_HOST_DEVICE inline std::uint64_t lattice_fraction(std::uint64_t i, std::
 /// A 64-bit binary fraction as a number in [0, 1), truncated to T's digits.
 template <float_or_double T>
 TESSERA_HOST_DEVICE T fraction_to_unit(std::uint64_t f) {
-  constexpr int kept = std::numeric_limits<T>::digits;
-  constexpr T scale = T(1) / static_cast<T>(std::uint64_t{1} << kept);
-  return static_cast<T>(f >> (64 - kept)) * scale;
+  if constexpr (sizeof(T) == 4)
+    return exact_to_float(static_cast<std::uint32_t>(f >> 40)) * 0x1p-24f;
+  else
+    return exact_to_double(f >> 11) * 0x1p-53;
 }
 
 /// The per-dimension shifts of a replication (zeros when unrandomized).
@@ -125,30 +128,51 @@ inline std::vector<std::uint64_t> lattice_shifts(const rank1_lattice& lattice, s
 
 }  // namespace detail
 
-/// Points [range.begin, range.end) of replication `replication` as an n x d array in [0, 1).
-/// Throws invalid_argument for a range beyond capacity() or replication >= 2^32.
+/// Writes points [range.begin, range.end) of replication `replication` into `out`, row-major
+/// n x d, as numbers in [0, 1) (the leading 24 or 53 binary digits, truncated). Throws
+/// invalid_argument for a range beyond capacity(), replication >= 2^32 or out.size() != n d.
 /// O(n d), OpenMP-parallel over points.
 template <float_or_double T>
-point_array<T> generate(exec::host_policy, const rank1_lattice& lattice, index_range range,
-                        std::uint64_t replication = 0) {
-  require_index_range("tessera::qmc::generate", range, lattice.capacity());
+void generate_into(exec::host_policy, const rank1_lattice& lattice, index_range range,
+                   std::uint64_t replication, std::span<T> out) {
+  constexpr const char* where = "tessera::qmc::generate_into";
+  require_index_range(where, range, lattice.capacity());
+  const std::uint64_t values = range.size() * static_cast<std::uint64_t>(lattice.dimension());
+  require(out.size() == values, where, "out.size()", out.size(), "n * d = " + tessera::detail::to_text(values));
   const std::vector<std::uint64_t> shift = detail::lattice_shifts(lattice, replication);
   const auto d = static_cast<std::size_t>(lattice.dimension());
   const auto n = static_cast<std::int64_t>(range.size());
   const bool natural = lattice.options().order == lattice_order::natural;
   const std::uint64_t size = lattice.options().size;
   const std::uint32_t* z = lattice.generating_vector().data();
-  point_array<T> out({static_cast<std::size_t>(n), d});
   T* data = out.data();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) if (n * static_cast<std::int64_t>(d) > 65536)
 #endif
   for (std::int64_t row = 0; row < n; ++row) {
     const std::uint64_t i = range.begin + static_cast<std::uint64_t>(row);
-    for (std::size_t j = 0; j < d; ++j)
-      data[static_cast<std::size_t>(row) * d + j] =
-          detail::fraction_to_unit<T>(detail::lattice_fraction(i, z[j], natural, size) + shift[j]);
+    T* x = data + static_cast<std::size_t>(row) * d;
+    if (natural) {
+      for (std::size_t j = 0; j < d; ++j)
+        x[j] = detail::fraction_to_unit<T>(detail::lattice_fraction(i, z[j], true, size) + shift[j]);
+    } else {  // phi_2(i) once per point; the coordinate loop is then branch-free and vectorizes
+      const std::uint32_t radical_inverse = detail::reverse_bits(static_cast<std::uint32_t>(i));
+      for (std::size_t j = 0; j < d; ++j) {
+        const std::uint32_t product = radical_inverse * z[j];
+        x[j] = detail::fraction_to_unit<T>((static_cast<std::uint64_t>(product) << 32) + shift[j]);
+      }
+    }
   }
+}
+
+/// Points [range.begin, range.end) of replication `replication` as an n x d array in [0, 1).
+/// Errors and cost as generate_into().
+template <float_or_double T>
+point_array<T> generate(exec::host_policy policy, const rank1_lattice& lattice, index_range range,
+                        std::uint64_t replication = 0) {
+  require_index_range("tessera::qmc::generate", range, lattice.capacity());
+  point_array<T> out({static_cast<std::size_t>(range.size()), static_cast<std::size_t>(lattice.dimension())});
+  generate_into(policy, lattice, range, replication, std::span<T>(out.data(), out.size()));
   return out;
 }
 
@@ -159,10 +183,12 @@ replicated_points<T> generate_replications(exec::host_policy policy, const rank1
                                            index_range range, std::uint64_t replications,
                                            std::uint64_t first_replication = 0) {
   require_index_range("tessera::qmc::generate_replications", range, lattice.capacity());
+  const std::size_t per_replication = static_cast<std::size_t>(range.size()) * static_cast<std::size_t>(lattice.dimension());
   replicated_points<T> out({static_cast<std::size_t>(replications), static_cast<std::size_t>(range.size()),
                             static_cast<std::size_t>(lattice.dimension())});
   for (std::uint64_t r = 0; r < replications; ++r)
-    xt::view(out, r) = generate<T>(policy, lattice, range, first_replication + r);
+    generate_into(policy, lattice, range, first_replication + r,
+                  std::span<T>(out.data() + r * per_replication, per_replication));
   return out;
 }
 

@@ -42,15 +42,15 @@ TESSERA_HOST_DEVICE inline std::uint32_t mix32(std::uint32_t x) {
 }
 
 /// Owen-scrambles the 32 digits of x (digit 0 = bit 31) under key.
-TESSERA_HOST_DEVICE inline std::uint32_t owen_scramble(std::uint32_t x, std::uint64_t key) {
-  return reverse_bits(nested_hash(reverse_bits(x), static_cast<std::uint32_t>(key)));
+TESSERA_HOST_DEVICE inline std::uint32_t owen_scramble(std::uint32_t x, std::uint32_t key) {
+  return reverse_bits(nested_hash(reverse_bits(x), key));
 }
 
 /// Owen-scrambles the 64 digits of x (digit 0 = bit 63) under key.
 TESSERA_HOST_DEVICE inline std::uint64_t owen_scramble(std::uint64_t x, std::uint64_t key) {
   const auto high = static_cast<std::uint32_t>(x >> 32);
   const auto low = static_cast<std::uint32_t>(x);
-  const std::uint32_t high_out = owen_scramble(high, key >> 32);
+  const std::uint32_t high_out = owen_scramble(high, static_cast<std::uint32_t>(key >> 32));
   const std::uint32_t low_key = static_cast<std::uint32_t>(key) ^ mix32(high ^ static_cast<std::uint32_t>(key >> 32));
   const std::uint32_t low_out = owen_scramble(low, low_key);
   return (static_cast<std::uint64_t>(high_out) << 32) | low_out;
