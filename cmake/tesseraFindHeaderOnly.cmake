@@ -1,15 +1,17 @@
 # tessera_find_header_only(<Package> TARGET <target> HEADER <header> [PATH_SUFFIXES <dir>...]
-#                          [VERSION <min>] [EXTRA_HEADERS <header>...] [REQUIRED])
+#                          [VERSION <min>] [EXTRA_HEADERS <header>...] [REQUIRED] [QUIET])
 #
 # Makes <target> available for a dependency that is used through its headers. The package's own
 # CMake config is preferred (find_package(<Package> CONFIG)); where none exists (Debian ships none
 # for some libraries, and a GPU machine may have bare headers only, e.g. the .devdeps bundle) the
 # header is located with find_path and an INTERFACE IMPORTED target of the same name is made.
-# EXTRA_HEADERS are further headers the fallback must find (their folders are added too).
+# EXTRA_HEADERS are further headers the fallback must find (their folders are added too). QUIET
+# drops the status line (a consumer's find_package(tessera QUIET)). A target that already exists
+# (a consumer's own, or one made by an earlier call) is used as it is.
 include_guard(GLOBAL)
 
 function(tessera_find_header_only package)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "REQUIRED" "TARGET;HEADER;VERSION"
+  cmake_parse_arguments(PARSE_ARGV 1 arg "REQUIRED;QUIET" "TARGET;HEADER;VERSION"
                         "PATH_SUFFIXES;EXTRA_HEADERS")
   if(TARGET ${arg_TARGET})
     return()
@@ -37,5 +39,7 @@ function(tessera_find_header_only package)
   add_library(${arg_TARGET} INTERFACE IMPORTED GLOBAL)
   set_target_properties(${arg_TARGET} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${dirs}")
   set(${package}_FOUND TRUE PARENT_SCOPE)
-  message(STATUS "tessera: ${package} from its headers in ${dirs}")
+  if(NOT arg_QUIET)
+    message(STATUS "tessera: ${package} from its headers in ${dirs}")
+  endif()
 endfunction()
