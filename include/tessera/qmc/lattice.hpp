@@ -95,9 +95,10 @@ TESSERA_HOST_DEVICE inline std::uint64_t lattice_fraction(std::uint64_t i, std::
     const std::uint32_t product = reverse_bits(static_cast<std::uint32_t>(i)) * z;  // mod 2^32
     return static_cast<std::uint64_t>(product) << 32;
   }
+  const std::uint64_t residue = (i * (z % n)) % n;  // i < n <= 2^32: no overflow
+  if ((n & (n - 1)) == 0) return n == 1 ? 0 : residue << (64 - lowest_set_bit(n));
   // floor(residue 2^64 / n) by long division in base 2^32: residue < n <= 2^32 keeps every
-  // intermediate below 2^64, as does i (z mod n) for i < n.
-  const std::uint64_t residue = (i * (z % n)) % n;
+  // intermediate below 2^64.
   const std::uint64_t high = (residue << 32) / n;
   const std::uint64_t carry = (residue << 32) % n;
   return (high << 32) + ((carry << 32) / n);
