@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   tessera::cli::add_random_command(app, ctx);
+  tessera::cli::add_qmc_command(app, ctx);
   tessera::cli::add_tour_command(app, ctx);
 
   try {
