@@ -3,7 +3,8 @@
 include_guard(GLOBAL)
 
 if(TESSERA_BUILD_TESTS)
-  tessera_find_header_only(Catch2 TARGET Catch2::Catch2 HEADER catch2/catch.hpp REQUIRED)
+  # The tests are written for Catch2 v2 (catch2/catch.hpp); a v3 config is passed over.
+  tessera_find_header_only(Catch2 TARGET Catch2::Catch2 HEADER catch2/catch.hpp VERSION 2 REQUIRED)
 endif()
 if(TESSERA_BUILD_EXAMPLES)
   tessera_find_header_only(CLI11 TARGET CLI11::CLI11 HEADER CLI/CLI.hpp REQUIRED)
