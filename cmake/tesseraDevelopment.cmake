@@ -12,8 +12,11 @@ if(TESSERA_BUILD_EXAMPLES)
                            HEADER nlohmann/json.hpp REQUIRED)
 endif()
 if(TESSERA_BUILD_BENCHMARKS)
-  find_package(benchmark CONFIG QUIET)
-  if(NOT TARGET benchmark::benchmark)  # a bare bundle: the static library and its headers
+  file(GLOB _tessera_bundled_benchmark "${TESSERA_DEPS_PREFIX}/lib/libbenchmark.*")
+  if(NOT (TESSERA_DEPS_PREFIX AND _tessera_bundled_benchmark))
+    find_package(benchmark CONFIG QUIET)
+  endif()
+  if(NOT TARGET benchmark::benchmark)  # a bare bundle: the library and its headers
     find_library(TESSERA_BENCHMARK_LIBRARY NAMES benchmark REQUIRED)
     find_path(TESSERA_BENCHMARK_INCLUDE_DIR NAMES benchmark/benchmark.h REQUIRED)
     find_package(Threads REQUIRED)

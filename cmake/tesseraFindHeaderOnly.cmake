@@ -7,7 +7,8 @@
 # header is located with find_path and an INTERFACE IMPORTED target of the same name is made.
 # EXTRA_HEADERS are further headers the fallback must find (their folders are added too). QUIET
 # drops the status line (a consumer's find_package(tessera QUIET)). A target that already exists
-# (a consumer's own, or one made by an earlier call) is used as it is.
+# (a consumer's own, or one made by an earlier call) is used as it is. Where TESSERA_DEPS_PREFIX
+# holds the header, the bundle is used and no config is searched.
 include_guard(GLOBAL)
 
 function(tessera_find_header_only package)
@@ -16,7 +17,11 @@ function(tessera_find_header_only package)
   if(TARGET ${arg_TARGET})
     return()
   endif()
-  find_package(${package} ${arg_VERSION} CONFIG QUIET)
+  # A bundle named by TESSERA_DEPS_PREFIX wins over other installed configs: a GPU machine may
+  # have its own, different versions of the same libraries.
+  if(NOT (TESSERA_DEPS_PREFIX AND EXISTS "${TESSERA_DEPS_PREFIX}/include/${arg_HEADER}"))
+    find_package(${package} ${arg_VERSION} CONFIG QUIET)
+  endif()
   if(TARGET ${arg_TARGET})
     return()
   endif()

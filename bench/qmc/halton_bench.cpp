@@ -19,7 +19,7 @@ void halton_generate(benchmark::State& state, halton_randomization randomization
   const int dimension = static_cast<int>(state.range(0));
   const tessera::qmc::halton_sequence sequence({dimension, randomization, 7, 1});
   for (auto _ : state) {
-    auto x = sequence.generate<double>(tessera::exec::host, {0, points});
+    auto x = tessera::qmc::generate<double>(tessera::exec::host, sequence, {0, points});
     benchmark::DoNotOptimize(x.data());
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(points) * dimension);

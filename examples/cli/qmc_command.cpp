@@ -9,11 +9,13 @@
 #include <tessera/qmc/cubature/guaranteed.hpp>
 #include <tessera/qmc/cubature/replicated_student_t.hpp>
 #include <tessera/qmc/digital_net.hpp>
+#include <tessera/qmc/halton.hpp>
 #include <tessera/qmc/integrand/asian_option.hpp>
 #include <tessera/qmc/integrand/european_option.hpp>
 #include <tessera/qmc/integrand/keister.hpp>
 #include <tessera/qmc/integrand/sine_product.hpp>
 #include <tessera/qmc/lattice.hpp>
+#include <tessera/qmc/niederreiter.hpp>
 #include <vector>
 
 #include "cli.hpp"
@@ -50,7 +52,8 @@ digital_net net_of(const points_options& o) {
   if (o.order == "gray") order = net_order::gray;
   else if (!o.order.empty() && o.order != "natural")
     bad("--order = " + o.order + " does not apply to digital nets; expected natural or gray");
-  return sobol(o.dimension, {order, net_randomization_named(o.randomize), o.seed});
+  const digital_net_options options{order, net_randomization_named(o.randomize), o.seed};
+  return o.kind == "niederreiter" ? niederreiter(o.dimension, options) : sobol(o.dimension, options);
 }
 
 rank1_lattice lattice_of(const points_options& o) {
@@ -67,10 +70,25 @@ rank1_lattice lattice_of(const points_options& o) {
   return kuo_lattice(o.dimension, options);
 }
 
+halton_sequence halton_of(const points_options& o) {
+  if (!o.order.empty() && o.order != "natural")
+    bad("--order = " + o.order + " does not apply to Halton; its only order is natural");
+  std::string name = o.randomize.empty() ? "lms-perm" : o.randomize;  // QMCPy's default
+  if (name == "shift") bad("--randomize = shift does not apply to Halton; expected none, digital-shift, permutation, lms, lms-ds, lms-perm or nus");
+  for (char& c : name)
+    if (c == '-') c = ' ';
+  return halton_sequence({o.dimension, parse_halton_randomization(name), o.seed,
+                          static_cast<int>(o.replications)});
+}
+
 replicated_points<double> make_points(const points_options& o) {
   const index_range range{o.skip, o.skip + o.count};
-  if (o.kind == "sobol") return generate_replications<double>(exec::host, net_of(o), range, o.replications);
-  return generate_replications<double>(exec::host, lattice_of(o), range, o.replications);
+  if (o.kind == "lattice") return generate_replications<double>(exec::host, lattice_of(o), range, o.replications);
+  if (o.kind == "halton") {
+    if (o.randomize == "none" && o.replications > 1) bad("--replications > 1 needs a randomization");
+    return generate_replications<double>(exec::host, halton_of(o), range);
+  }
+  return generate_replications<double>(exec::host, net_of(o), range, o.replications);
 }
 
 void print_points(const points_options& o, const replicated_points<double>& x, output_format format) {
@@ -203,15 +221,18 @@ void add_qmc_command(CLI::App& app, context& ctx) {
 
   auto p = std::make_shared<points_options>();
   CLI::App* points = qmc->add_subcommand("points", "Print points of a (randomized) low-discrepancy sequence");
-  points->add_option("--kind", p->kind, "sobol or lattice")->check(CLI::IsMember({"sobol", "lattice"}))->capture_default_str();
+  points->add_option("--kind", p->kind, "sobol, niederreiter, lattice or halton")
+      ->check(CLI::IsMember({"sobol", "niederreiter", "lattice", "halton"}))
+      ->capture_default_str();
   points->add_option("--dim", p->dimension, "Dimension d")->required()->check(CLI::PositiveNumber);
   points->add_option("--n", p->count, "Number of points")->required()->check(CLI::NonNegativeNumber);
   points->add_option("--skip", p->skip, "Index of the first point")->check(CLI::NonNegativeNumber)->capture_default_str();
   points->add_option("--order", p->order, "natural or gray (nets), radical-inverse or natural (lattices)")
       ->check(CLI::IsMember({"natural", "gray", "radical-inverse"}));
   points->add_option("--randomize", p->randomize,
-                     "none, shift (lattices), digital-shift, lms, lms-ds, nus (nets); default lms-ds / shift")
-      ->check(CLI::IsMember({"none", "shift", "digital-shift", "lms", "lms-ds", "nus"}));
+                     "none, shift (lattices), digital-shift, lms, lms-ds, nus (nets, Halton), permutation, "
+                     "lms-perm (Halton); default lms-ds / shift / lms-perm")
+      ->check(CLI::IsMember({"none", "shift", "digital-shift", "lms", "lms-ds", "nus", "permutation", "lms-perm"}));
   points->add_option("--seed", p->seed, "Seed of the randomization")->check(CLI::NonNegativeNumber)->capture_default_str();
   points->add_option("--replications", p->replications, "Independent randomizations R")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 16))

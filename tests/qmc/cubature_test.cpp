@@ -105,6 +105,12 @@ TEST_CASE("the replicated Student t rule meets its tolerance with both generator
   CHECK(std::abs(net.estimate - 1) <= 1e-4);
   CHECK(std::abs(lattice.estimate - 1) <= 1e-4);
   CHECK(net.n % 16 == 0);
+  const halton_sequence halton({3, halton_randomization::lms_permutation, 4, 16});
+  const cubature_result h = integrate_replicated(host, f, halton, o);
+  CHECK(h.converged);
+  CHECK(std::abs(h.estimate - 1) <= 1e-4);
+  o.replications = 32;
+  CHECK_THROWS_WITH(integrate_replicated(host, f, halton, o), Contains("replications = 32"));
 }
 
 TEST_CASE("the replicated interval covers the integral at about its confidence level") {

@@ -7,8 +7,7 @@
 
 #include <cstring>
 #include <span>
-#include <tessera/qmc/cuda/digital_net.cuh>
-#include <tessera/qmc/cuda/lattice.cuh>
+#include <tessera/qmc.cuh>  // the umbrella: every qmc header must compile under nvcc
 #include <vector>
 
 using namespace tessera::qmc;

@@ -29,9 +29,9 @@ bool device_matches_host(const halton_sequence& s, index_range range) {
   const std::size_t size =
       static_cast<std::size_t>(s.replications()) * range.size() * static_cast<std::size_t>(s.dimension());
   std::vector<T> host(size);
-  tessera::qmc::generate(tessera::exec::host, s, range, std::span<T>(host));
+  tessera::qmc::generate_into(tessera::exec::host, s, range, std::span<T>(host));
   thrust::device_vector<T> device(size);
-  tessera::qmc::generate(tessera::exec::cuda{}, s, range,
+  tessera::qmc::generate_into(tessera::exec::cuda{}, s, range,
                          std::span<T>(thrust::raw_pointer_cast(device.data()), size));
   tessera::check_cuda(cudaDeviceSynchronize(), "halton_gpu_test: synchronize");
   const thrust::host_vector<T> copy = device;
@@ -59,12 +59,12 @@ TEST_CASE("the device generate validates on the host before launching") {
   const halton_sequence s({5, halton_randomization::nus, 1, 2});
   thrust::device_vector<double> device(2 * 10 * 5);
   const std::span<double> out(thrust::raw_pointer_cast(device.data()), device.size());
-  CHECK_NOTHROW(tessera::qmc::generate(tessera::exec::cuda{}, s, {0, 10}, out));
-  CHECK_THROWS_WITH(tessera::qmc::generate(tessera::exec::cuda{}, s, {0, 11}, out),
+  CHECK_NOTHROW(tessera::qmc::generate_into(tessera::exec::cuda{}, s, {0, 10}, out));
+  CHECK_THROWS_WITH(tessera::qmc::generate_into(tessera::exec::cuda{}, s, {0, 11}, out),
                     Catch::Contains("out.size()"));
-  CHECK_THROWS_WITH(tessera::qmc::generate(tessera::exec::cuda{}, s,
+  CHECK_THROWS_WITH(tessera::qmc::generate_into(tessera::exec::cuda{}, s,
                                            {s.capacity(), s.capacity() + 10}, out),
                     Catch::Contains("range.end"));
   // An empty range writes nothing and launches nothing.
-  CHECK_NOTHROW(tessera::qmc::generate(tessera::exec::cuda{}, s, {3, 3}, out.first(0)));
+  CHECK_NOTHROW(tessera::qmc::generate_into(tessera::exec::cuda{}, s, {3, 3}, out.first(0)));
 }

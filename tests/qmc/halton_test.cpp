@@ -126,7 +126,7 @@ TEST_CASE("the first primes, the digits kept and the capacity") {
 
 TEST_CASE("unrandomized points match SciPy's Halton and the exact radical inverse") {
   const halton_sequence s({5, halton_randomization::none, 0, 1});
-  const auto x = s.generate<double>(host, {0, 16});
+  const auto x = generate<double>(host, s, {0, 16});
   REQUIRE(x.shape(0) == 16);
   REQUIRE(x.shape(1) == 5);
   const std::uint64_t primes[] = {2, 3, 5, 7, 11};
@@ -153,7 +153,7 @@ TEST_CASE("unrandomized points far into the sequence are the exact radical inver
   const std::uint64_t indices[] = {(std::uint64_t{1} << 32) + 7, (std::uint64_t{1} << 40) + 12345,
                                    s.capacity() - 1};
   for (const std::uint64_t i : indices) {
-    const auto x = s.generate<double>(host, {i, i + 1});
+    const auto x = generate<double>(host, s, {i, i + 1});
     for (std::size_t j = 0; j < 5; ++j) CHECK(x(0, j) == exact_radical_inverse(i, primes[j]));
   }
 }
@@ -162,10 +162,10 @@ TEST_CASE("index-range slices equal the rows of a full generation") {
   for (const auto r : all_randomizations) {
     INFO(name_of(r));
     const halton_sequence s({7, r, 42, replications_for(r, 2)});
-    const auto full = s.generate_replicated<double>(host, {0, 500});
+    const auto full = generate_replications<double>(host, s, {0, 500});
     const index_range slices[] = {{0, 1}, {1, 2}, {123, 377}, {499, 500}, {250, 250}};
     for (const index_range range : slices) {
-      const auto part = s.generate_replicated<double>(host, range);
+      const auto part = generate_replications<double>(host, s, range);
       REQUIRE(part.shape(1) == range.size());
       for (std::size_t rep = 0; rep < part.shape(0); ++rep) {
         for (std::size_t i = 0; i < range.size(); ++i) {
@@ -174,9 +174,9 @@ TEST_CASE("index-range slices equal the rows of a full generation") {
       }
     }
     // generate() is replication 0; the span form writes the same R x n x d array.
-    const auto first = s.generate<double>(host, {0, 500});
+    const auto first = generate<double>(host, s, {0, 500});
     std::vector<double> flat(full.size());
-    tessera::qmc::generate(host, s, {0, 500}, std::span<double>(flat));
+    tessera::qmc::generate_into(host, s, {0, 500}, std::span<double>(flat));
     for (std::size_t i = 0; i < 500; ++i) {
       for (std::size_t j = 0; j < 7; ++j) REQUIRE(first(i, j) == full(0, i, j));
     }
@@ -188,8 +188,8 @@ TEST_CASE("float points are the double points rounded to nearest, kept below 1")
   for (const auto r : all_randomizations) {
     INFO(name_of(r));
     const halton_sequence s({9, r, 5, replications_for(r, 3)});
-    const auto d = s.generate_replicated<double>(host, {1000, 3000});
-    const auto f = s.generate_replicated<float>(host, {1000, 3000});
+    const auto d = generate_replications<double>(host, s, {1000, 3000});
+    const auto f = generate_replications<float>(host, s, {1000, 3000});
     REQUIRE(f.size() == d.size());
     for (std::size_t k = 0; k < d.size(); ++k) {
       const float rounded = static_cast<float>(d.data()[k]);
@@ -210,7 +210,7 @@ TEST_CASE("every randomized point is uniform on [0, 1) across replications (KS, 
     INFO(name_of(r));
     const halton_sequence s({10, r, 2024, replications});
     for (const std::uint64_t i : {0ull, 1ull, 4097ull, 1234567ull}) {
-      const auto x = s.generate_replicated<double>(host, {i, i + 1});
+      const auto x = generate_replications<double>(host, s, {i, i + 1});
       for (const std::size_t j : {0u, 1u, 4u, 9u}) {  // bases 2, 3, 11, 29
         INFO("point " << i << ", coordinate " << j);
         std::vector<double> sample(replications);
@@ -232,7 +232,7 @@ TEST_CASE("every randomization keeps the van der Corput stratification of each c
       const std::uint64_t n = counts[j];
       for (const std::uint64_t begin : {std::uint64_t{0}, 3 * n}) {
         INFO("coordinate " << j << ", points from " << begin);
-        const auto x = s.generate_replicated<double>(host, {begin, begin + n});
+        const auto x = generate_replications<double>(host, s, {begin, begin + n});
         for (std::size_t rep = 0; rep < x.shape(0); ++rep) {
           std::vector<int> hits(n, 0);
           for (std::size_t i = 0; i < n; ++i) ++hits[stratum(x(rep, i, j), n)];
@@ -253,7 +253,7 @@ TEST_CASE("digit permutations have the pair law of uniformly random permutations
                        halton_randomization::nus, halton_randomization::digital_shift}) {
     INFO(name_of(r));
     const halton_sequence s({3, r, 7, replications});
-    const auto x = s.generate_replicated<double>(host, {1, 3});
+    const auto x = generate_replications<double>(host, s, {1, 3});
     std::vector<int> pairs(25, 0);
     for (int rep = 0; rep < replications; ++rep) {
       const auto a = stratum(x(rep, 0, 2), 5);
@@ -284,7 +284,7 @@ TEST_CASE("nested scrambling permutes a digit by a permutation that depends on t
   constexpr int replications = 4096;
   const auto second_digits = [&](halton_randomization r) {
     const halton_sequence s({3, r, 11, replications});
-    const auto x = s.generate_replicated<double>(host, {5, 7});
+    const auto x = generate_replications<double>(host, s, {5, 7});
     std::vector<int> pairs(25, 0);
     for (int rep = 0; rep < replications; ++rep) {
       const auto a = stratum(x(rep, 0, 2), 25) % 5;
@@ -319,7 +319,7 @@ TEST_CASE("variance rates: n^-3 for nested scrambling, n^-2 for digit-wise maps"
     std::uint64_t n = 1;
     for (int m = 0; m < m_lo; ++m) n *= p;
     for (int m = m_lo; m <= m_hi; ++m, n *= p) {
-      const auto x = s.generate_replicated<double>(host, {0, n});
+      const auto x = generate_replications<double>(host, s, {0, n});
       double mse = 0;
       for (int rep = 0; rep < replications; ++rep) {
         double sum = 0;
@@ -348,10 +348,10 @@ TEST_CASE("replications are independent and reproducible from (seed, r)") {
     if (r == halton_randomization::none) continue;
     INFO(name_of(r));
     const index_range range{100, 400};
-    const auto four = halton_sequence({8, r, 31, 4}).generate_replicated<double>(host, range);
-    const auto again = halton_sequence({8, r, 31, 4}).generate_replicated<double>(host, range);
-    const auto eight = halton_sequence({8, r, 31, 8}).generate_replicated<double>(host, range);
-    const auto other = halton_sequence({8, r, 32, 4}).generate_replicated<double>(host, range);
+    const auto four = generate_replications<double>(host, halton_sequence({8, r, 31, 4}), range);
+    const auto again = generate_replications<double>(host, halton_sequence({8, r, 31, 4}), range);
+    const auto eight = generate_replications<double>(host, halton_sequence({8, r, 31, 8}), range);
+    const auto other = generate_replications<double>(host, halton_sequence({8, r, 32, 4}), range);
     CHECK(std::equal(four.begin(), four.end(), again.begin()));
     // Replication r depends on (seed, r) only, not on how many replications there are.
     CHECK(std::equal(four.begin(), four.end(), eight.begin()));
@@ -409,13 +409,13 @@ TEST_CASE("bad input throws invalid_argument naming the parameter") {
 
   const halton_sequence s({5, halton_randomization::lms_permutation, 1, 2});
   const std::uint64_t cap = s.capacity();
-  CHECK_THROWS_AS(s.generate<double>(host, {cap, cap + 1}), invalid_argument);
-  CHECK_THROWS_WITH(s.generate<double>(host, {cap, cap + 1}), Contains("range.end"));
-  CHECK_THROWS_WITH(s.generate_replicated<float>(host, {0, cap + 1}), Contains("range.end"));
-  CHECK_THROWS_WITH(s.generate<double>(host, {10, 5}), Contains("range.begin"));
-  CHECK_NOTHROW(s.generate<double>(host, {cap - 1, cap}));
+  CHECK_THROWS_AS(generate<double>(host, s, {cap, cap + 1}), invalid_argument);
+  CHECK_THROWS_WITH(generate<double>(host, s, {cap, cap + 1}), Contains("range.end"));
+  CHECK_THROWS_WITH(generate_replications<float>(host, s, {0, cap + 1}), Contains("range.end"));
+  CHECK_THROWS_WITH(generate<double>(host, s, {10, 5}), Contains("range.begin"));
+  CHECK_NOTHROW(generate<double>(host, s, {cap - 1, cap}));
   std::vector<double> wrong(2 * 10 * 5 - 1);
-  CHECK_THROWS_WITH(tessera::qmc::generate(host, s, {0, 10}, std::span<double>(wrong)),
+  CHECK_THROWS_WITH(tessera::qmc::generate_into(host, s, {0, 10}, std::span<double>(wrong)),
                     Contains("out.size()"));
   CHECK_THROWS_AS(s.base(5), std::out_of_range);
 }

@@ -143,7 +143,8 @@ struct halton_options {
   halton_randomization randomization = halton_randomization::lms_permutation;
   /// The seed of every random stream (see the top of this header).
   std::uint64_t seed = 0;
-  /// R >= 1 independent randomizations for generate_replicated; 1 when randomization is none.
+  /// R >= 1 independent randomizations (generate_replications, generate_into); 1 when
+  /// randomization is none.
   int replications = 1;
 };
 
@@ -203,19 +204,6 @@ class halton_sequence {
   /// How many points can be generated: indices 0 .. capacity() - 1 (min_j p_j^(D_j)).
   std::uint64_t capacity() const noexcept { return capacity_; }
 
-  /// Points range.begin .. range.end - 1 of replication 0, as an n x d array. O(sum_j log_p_j(end))
-  /// digit operations per point, O(sum_j D_j log_p_j(end)) for the LMS randomizations, and one
-  /// Philox block per nonzero digit for NUS; OpenMP-parallel over points where enabled.
-  /// Throws invalid_argument naming range.begin / range.end (unless begin <= end <= capacity())
-  /// or range.size() (an output too large to address).
-  template <float_or_double T>
-  point_array<T> generate(exec::host_policy policy, index_range range) const;
-
-  /// Points range.begin .. range.end - 1 of every replication, as an R x n x d array; replication r
-  /// is the randomization derived from (seed, r). Cost and errors as generate, times R.
-  template <float_or_double T>
-  replicated_points<T> generate_replicated(exec::host_policy policy, index_range range) const;
-
   /// The bases and random tables, for the backends (internal layout, no stability promise).
   const detail::base_p::scramble_tables& tables() const noexcept { return tables_; }
 
@@ -265,14 +253,16 @@ void fill_halton(const base_p::scramble_view& view, std::uint32_t first, std::ui
 }  // namespace detail
 
 /// Writes points range.begin .. range.end - 1 of all R replications of `sequence` into out, as the
-/// row-major R x n x d array out[(r n + i) d + j]: the host counterpart of the CUDA generate of
-/// qmc/cuda/halton.cuh, with the same bits. Cost as halton_sequence::generate, times R.
-/// Throws invalid_argument naming range.begin, range.end, range.size() (see generate) or
-/// out.size() (unless it is R n d).
+/// row-major R x n x d array out[(r n + i) d + j]: the host counterpart of the CUDA generate_into
+/// of qmc/cuda/halton.cuh, with the same bits. O(sum_j log_p_j(end)) digit operations per point
+/// and replication, O(sum_j D_j log_p_j(end)) for the LMS randomizations, one Philox block per
+/// nonzero digit for NUS; OpenMP-parallel over points where enabled.
+/// Throws invalid_argument naming range.begin / range.end (unless begin <= end <= capacity()),
+/// range.size() (an output too large to address) or out.size() (unless it is R n d).
 template <float_or_double T>
-void generate(exec::host_policy, const halton_sequence& sequence, index_range range,
-              std::span<T> out) {
-  constexpr std::string_view where = "tessera::qmc::generate(halton_sequence)";
+void generate_into(exec::host_policy, const halton_sequence& sequence, index_range range,
+                   std::span<T> out) {
+  constexpr std::string_view where = "tessera::qmc::generate_into(halton_sequence)";
   const auto replications = static_cast<std::uint32_t>(sequence.replications());
   const std::size_t size = detail::halton_output_size(where, sequence, range, replications);
   require(out.size() == size, where, "out.size()", out.size(),
@@ -280,25 +270,30 @@ void generate(exec::host_policy, const halton_sequence& sequence, index_range ra
   detail::fill_halton(sequence.tables().view(), 0, replications, range, out.data());
 }
 
+/// Points range.begin .. range.end - 1 of replication `replication` (< R), as an n x d array.
+/// Cost and errors as generate_into for one replication; invalid_argument names `replication`
+/// when it is not below R.
 template <float_or_double T>
-point_array<T> halton_sequence::generate(exec::host_policy, index_range range) const {
-  constexpr std::string_view where = "tessera::qmc::halton_sequence::generate";
-  detail::halton_output_size(where, *this, range, 1);
-  point_array<T> out({static_cast<std::size_t>(range.size()),
-                      static_cast<std::size_t>(dimension())});
-  detail::fill_halton(tables_.view(), 0, 1, range, out.data());
+point_array<T> generate(exec::host_policy, const halton_sequence& sequence, index_range range,
+                        std::uint64_t replication = 0) {
+  constexpr std::string_view where = "tessera::qmc::generate(halton_sequence)";
+  require(replication < static_cast<std::uint64_t>(sequence.replications()), where, "replication", replication,
+          "replication < options.replications = " + tessera::detail::to_text(sequence.replications()));
+  detail::halton_output_size(where, sequence, range, 1);
+  point_array<T> out({static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
+  detail::fill_halton(sequence.tables().view(), static_cast<std::uint32_t>(replication), 1, range, out.data());
   return out;
 }
 
+/// Points range.begin .. range.end - 1 of every replication, as an R x n x d array; replication r
+/// is the randomization derived from (seed, r). Cost and errors as generate_into.
 template <float_or_double T>
-replicated_points<T> halton_sequence::generate_replicated(exec::host_policy,
-                                                          index_range range) const {
-  constexpr std::string_view where = "tessera::qmc::halton_sequence::generate_replicated";
-  const auto count = static_cast<std::uint32_t>(replications());
-  detail::halton_output_size(where, *this, range, count);
-  replicated_points<T> out({static_cast<std::size_t>(count), static_cast<std::size_t>(range.size()),
-                            static_cast<std::size_t>(dimension())});
-  detail::fill_halton(tables_.view(), 0, count, range, out.data());
+replicated_points<T> generate_replications(exec::host_policy policy, const halton_sequence& sequence,
+                                           index_range range) {
+  const auto count = static_cast<std::size_t>(sequence.replications());
+  detail::halton_output_size("tessera::qmc::generate_replications(halton_sequence)", sequence, range, count);
+  replicated_points<T> out({count, static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
+  generate_into(policy, sequence, range, std::span<T>(out.data(), out.size()));
   return out;
 }
 

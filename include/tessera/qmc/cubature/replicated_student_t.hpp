@@ -33,8 +33,9 @@ struct replicated_cubature_options {
   std::uint64_t n_limit = 1ULL << 30;  ///< total evaluations (R n) never exceed it
 };
 
-/// Integrates f over [0,1)^d with `generator` (a randomized digital_net or rank1_lattice; its
-/// options' seed picks the replications). Returns the estimate, the t interval and whether the
+/// Integrates f over [0,1)^d with `generator` (a randomized digital_net, rank1_lattice or
+/// halton_sequence; its options' seed picks the replications; a Halton sequence must hold at
+/// least options.replications of them). Returns the estimate, the t interval and whether the
 /// tolerance was met (converged is false when n_limit stopped it).
 /// Throws invalid_argument for bad options, an unrandomized generator, or dimensions that
 /// disagree; domain_error naming the point when f returns a non-finite value.
@@ -52,6 +53,9 @@ cubature_result integrate_replicated(exec::host_policy, const F& f, const Genera
   detail::require_sample_size(where, "n_limit", options.n_limit, 2 * options.n_init);
   require(detail::is_randomized(generator), where, "generator", "an unrandomized point set",
           "a randomized generator (the error estimate comes from its randomness)");
+  require(detail::available_replications(generator) >= options.replications, where, "replications",
+          options.replications,
+          "at most the generator's " + tessera::detail::to_text(detail::available_replications(generator)));
   require(f.dimension() == generator.dimension(), where, "f.dimension()", f.dimension(),
           "the generator's dimension " + tessera::detail::to_text(generator.dimension()));
 

@@ -4,10 +4,12 @@
 // Replications are randomized and tabulated on the host (digital_net_replication) and uploaded
 // once (device_digital_net); generation then writes R x n x d values row-major. A warp covers
 // dx = min(32, largest power of two <= d) consecutive coordinates of 32/dx = 2^s interleaved
-// points; each lane walks its points with stride 2^s, one XOR per step: from i to i + 2^s the
-// digits s..s+c of i flip (c = the lowest set bit of (i >> s) + 1), which changes the word by
-// T[s + c] ^ T[s - 1] in the host's step table T (prefix XORs in natural order, columns in Gray
-// order; T[-1] = 0). Every store of a warp is one or a few contiguous rows.
+// points, so each of its stores is whole rows. Each lane walks a tile of 64 of its points with
+// stride 2^s: from i to i + 2^s the digits s..s+c of i flip, c the lowest set bit of
+// (i >> s) + 1, which changes the word by T[s + c] ^ T[s - 1] in the host's step table T (prefix
+// XORs in natural order, columns in Gray order; T[-1] = 0). Tiles start at multiples of 64 2^s,
+// so inside a tile c = lowest set bit of k + 1 for the k-th step: a compile-time constant of the
+// unrolled loop, and the six step words it needs sit in registers.
 
 #include <thrust/device_vector.h>
 
@@ -47,41 +49,56 @@ struct net_kernel_arguments {
   bool gray;
   int lanes_per_point;  // dx, a power of two <= 32
   int stride_bits;      // s, with 2^s = 32 / dx points per warp step
-  int points_per_lane;
   std::uint64_t begin;
   std::uint64_t end;
 };
 
-template <class T, class Word>
+/// Points per lane and tile; the steps inside a tile use the carry positions 0..5.
+inline constexpr int net_tile_points = 64;
+
+/// The lowest set bit of k > 0; folded to a constant where k is one (the unrolled tile loop).
+TESSERA_HOST_DEVICE constexpr int lowest_set_bit_constexpr(int k) {
+  int c = 0;
+  while (((k >> c) & 1) == 0) ++c;
+  return c;
+}
+
+template <class T, class Word, bool Nus>
 __global__ void digital_net_kernel(net_kernel_arguments<Word> a, T* out) {
+  constexpr int K = net_tile_points;
   const int lane = static_cast<int>(threadIdx.x % 32);
-  const std::uint64_t warp = (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
-  const std::uint64_t replication = blockIdx.z;
   const int j = static_cast<int>(blockIdx.y) * a.lanes_per_point + lane % a.lanes_per_point;
   if (j >= a.dimension) return;
   const std::uint64_t stride = std::uint64_t{1} << a.stride_bits;
-  const std::uint64_t tile = stride * static_cast<std::uint64_t>(a.points_per_lane);
-  std::uint64_t i = a.begin + warp * tile + static_cast<std::uint64_t>(lane / a.lanes_per_point);
-  if (i >= a.end) return;
+  const std::uint64_t tile = (a.begin / (K * stride)) + (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
+  const std::uint64_t first = tile * K * stride + static_cast<std::uint64_t>(lane / a.lanes_per_point);
+  if (first >= a.end) return;
 
   const auto d = static_cast<std::uint64_t>(a.dimension);
   const auto m = static_cast<std::uint64_t>(a.columns);
-  const Word* columns = a.matrix_columns + (replication * d + static_cast<std::uint64_t>(j)) * m;
-  const Word* steps = a.steps + replication * m * d + static_cast<std::uint64_t>(j);
+  const std::uint64_t replication = blockIdx.z;
   const std::uint64_t rd = replication * d + static_cast<std::uint64_t>(j);
-  const Word key = a.nus_key != nullptr ? a.nus_key[rd] : Word{0};
+  const Word* steps = a.steps + replication * m * d + static_cast<std::uint64_t>(j);
   const Word below = a.stride_bits > 0 ? steps[static_cast<std::uint64_t>(a.stride_bits - 1) * d] : Word{0};
-  T* row_base = out + replication * (a.end - a.begin) * d + static_cast<std::uint64_t>(j);
+  Word step[6];
+#pragma unroll
+  for (int c = 0; c < 6; ++c) {
+    const int row = a.stride_bits + c;
+    step[c] = row < a.columns ? steps[static_cast<std::uint64_t>(row) * d] ^ below : Word{0};
+  }
+  const Word key = Nus ? a.nus_key[rd] : Word{0};
+  Word x = direct_word(a.matrix_columns + rd * m, a.shift[rd], a.gray, first);
 
-  Word x = direct_word(columns, a.shift[rd], a.gray, i);
-  for (int k = 0; k < a.points_per_lane && i < a.end; ++k) {
-    row_base[(i - a.begin) * d] = word_to_unit<T>(a.nus_key != nullptr ? owen_scramble(x, key) : x);
-    const std::uint64_t next = i + stride;
-    if (next < a.end) {
-      const int c = lowest_set_bit((i >> a.stride_bits) + 1);
-      x ^= steps[static_cast<std::uint64_t>(a.stride_bits + c) * d] ^ below;
-    }
-    i = next;
+  // Signed offsets: the tile may start before range.begin (its first points are not written).
+  const auto row_stride = static_cast<std::int64_t>(stride * d);
+  T* p = out + static_cast<std::int64_t>(replication * (a.end - a.begin) * d) +
+         (static_cast<std::int64_t>(first) - static_cast<std::int64_t>(a.begin)) * static_cast<std::int64_t>(d) + j;
+  const bool interior = first >= a.begin && first + (K - 1) * stride < a.end;
+#pragma unroll
+  for (int k = 0; k < K; ++k) {
+    const std::uint64_t i = first + static_cast<std::uint64_t>(k) * stride;
+    if (interior || (i >= a.begin && i < a.end)) p[k * row_stride] = word_to_unit<T>(Nus ? owen_scramble(x, key) : x);
+    if (k + 1 < K) x ^= step[lowest_set_bit_constexpr(k + 1)];
   }
 }
 
@@ -166,17 +183,19 @@ void generate_into(exec::cuda policy, const device_digital_net& net, index_range
     while (lanes * 2 <= t.dimension && lanes < 32) lanes *= 2;
     int stride_bits = 0;
     while ((lanes << stride_bits) < 32) ++stride_bits;
-    constexpr int points_per_lane = 32;
     detail::net_kernel_arguments<Word> a{
         thrust::raw_pointer_cast(t.matrix_columns.data()), thrust::raw_pointer_cast(t.steps.data()),
         thrust::raw_pointer_cast(t.shift.data()), t.nus ? thrust::raw_pointer_cast(t.nus_key.data()) : nullptr,
-        t.dimension, t.columns, t.gray, lanes, stride_bits, points_per_lane, range.begin, range.end};
-    const std::uint64_t points_per_warp = (std::uint64_t{1} << stride_bits) * points_per_lane;
-    const std::uint64_t warps = (range.size() + points_per_warp - 1) / points_per_warp;
+        t.dimension, t.columns, t.gray, lanes, stride_bits, range.begin, range.end};
+    const std::uint64_t tile = (std::uint64_t{detail::net_tile_points} << stride_bits);
+    const std::uint64_t tiles = (range.end + tile - 1) / tile - range.begin / tile;
     constexpr unsigned threads = 256;
-    const dim3 grid(static_cast<unsigned>((warps * 32 + threads - 1) / threads),
+    const dim3 grid(static_cast<unsigned>((tiles * 32 + threads - 1) / threads),
                     static_cast<unsigned>((t.dimension + lanes - 1) / lanes), static_cast<unsigned>(t.replications));
-    detail::digital_net_kernel<T, Word><<<grid, threads, 0, policy.stream>>>(a, out.data());
+    if (t.nus)
+      detail::digital_net_kernel<T, Word, true><<<grid, threads, 0, policy.stream>>>(a, out.data());
+    else
+      detail::digital_net_kernel<T, Word, false><<<grid, threads, 0, policy.stream>>>(a, out.data());
     check_launch(where);
   });
 }

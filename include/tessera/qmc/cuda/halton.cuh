@@ -26,14 +26,14 @@ class halton_device_table {
     if (host.empty()) return;
     const std::size_t bytes = host.size() * sizeof(E);
     check_cuda(cudaMallocAsync(reinterpret_cast<void**>(&data_), bytes, stream),
-               "tessera::qmc::generate(halton_sequence): cudaMallocAsync");
+               "tessera::qmc::generate_into(halton_sequence): cudaMallocAsync");
     // A pageable source is staged before cudaMemcpyAsync returns, so `host` may go away after.
     const cudaError_t copied =
         cudaMemcpyAsync(data_, host.data(), bytes, cudaMemcpyHostToDevice, stream);
     if (copied != cudaSuccess) {
       cudaFreeAsync(data_, stream);
       data_ = nullptr;
-      check_cuda(copied, "tessera::qmc::generate(halton_sequence): cudaMemcpyAsync");
+      check_cuda(copied, "tessera::qmc::generate_into(halton_sequence): cudaMemcpyAsync");
     }
   }
   halton_device_table(const halton_device_table&) = delete;
@@ -70,7 +70,7 @@ __global__ void halton_kernel(base_p::scramble_view view, index_range range, std
 
 }  // namespace detail
 
-/// Device version of generate(exec::host, sequence, range, out): writes points
+/// Device version of generate_into(exec::host, sequence, range, out): writes points
 /// range.begin .. range.end - 1 of all R replications into the device array out as the row-major
 /// R x n x d array out[(r n + i) d + j], with the same bits as the host. Validates on the host
 /// first, then enqueues on policy.stream the upload of the sequence's tables (O(R sum_j D_j^2)
@@ -79,9 +79,9 @@ __global__ void halton_kernel(base_p::scramble_view view, index_range range, std
 /// Throws invalid_argument naming range.begin, range.end, range.size() or out.size() (as the host
 /// version), and cuda_error when an allocation, a copy or the launch fails.
 template <float_or_double T>
-void generate(exec::cuda policy, const halton_sequence& sequence, index_range range,
+void generate_into(exec::cuda policy, const halton_sequence& sequence, index_range range,
               std::span<T> out) {
-  constexpr std::string_view where = "tessera::qmc::generate(halton_sequence)";
+  constexpr std::string_view where = "tessera::qmc::generate_into(halton_sequence)";
   const auto replications = static_cast<std::uint32_t>(sequence.replications());
   const std::size_t size = detail::halton_output_size(where, sequence, range, replications);
   require(out.size() == size, where, "out.size()", out.size(),
