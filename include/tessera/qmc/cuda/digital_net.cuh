@@ -4,12 +4,12 @@
 // Replications are randomized and tabulated on the host (digital_net_replication) and uploaded
 // once (device_digital_net); generation then writes R x n x d values row-major. A warp covers
 // dx = min(32, largest power of two <= d) consecutive coordinates of 32/dx = 2^s interleaved
-// points, so each of its stores is whole rows. Each lane walks a tile of 64 of its points with
+// points, so each of its stores is whole rows. Each lane walks a tile of 128 of its points with
 // stride 2^s: from i to i + 2^s the digits s..s+c of i flip, c the lowest set bit of
 // (i >> s) + 1, which changes the word by T[s + c] ^ T[s - 1] in the host's step table T (prefix
-// XORs in natural order, columns in Gray order; T[-1] = 0). Tiles start at multiples of 64 2^s,
+// XORs in natural order, columns in Gray order; T[-1] = 0). Tiles start at multiples of 128 2^s,
 // so inside a tile c = lowest set bit of k + 1 for the k-th step: a compile-time constant of the
-// unrolled loop, and the six step words it needs sit in registers.
+// unrolled loop, and the seven step words it needs sit in registers.
 
 #include <thrust/device_vector.h>
 
@@ -53,8 +53,8 @@ struct net_kernel_arguments {
   std::uint64_t end;
 };
 
-/// Points per lane and tile; the steps inside a tile use the carry positions 0..5.
-inline constexpr int net_tile_points = 64;
+/// Points per lane and tile; the steps inside a tile use the carry positions 0..6.
+inline constexpr int net_tile_points = 128;
 
 /// The lowest set bit of k > 0; folded to a constant where k is one (the unrolled tile loop).
 TESSERA_HOST_DEVICE constexpr int lowest_set_bit_constexpr(int k) {
@@ -80,9 +80,9 @@ __global__ void digital_net_kernel(net_kernel_arguments<Word> a, T* out) {
   const std::uint64_t rd = replication * d + static_cast<std::uint64_t>(j);
   const Word* steps = a.steps + replication * m * d + static_cast<std::uint64_t>(j);
   const Word below = a.stride_bits > 0 ? steps[static_cast<std::uint64_t>(a.stride_bits - 1) * d] : Word{0};
-  Word step[6];
+  Word step[7];
 #pragma unroll
-  for (int c = 0; c < 6; ++c) {
+  for (int c = 0; c < 7; ++c) {
     const int row = a.stride_bits + c;
     step[c] = row < a.columns ? steps[static_cast<std::uint64_t>(row) * d] ^ below : Word{0};
   }

@@ -68,7 +68,10 @@ void generate_into(exec::cuda policy, const rank1_lattice& lattice, index_range 
   int lanes = 1;
   while (lanes * 2 <= lattice.dimension() && lanes < 32) lanes *= 2;
   constexpr unsigned threads = 256;
-  const std::uint64_t warps_wanted = (range.size() * static_cast<std::uint64_t>(lanes) + 31) / 32;
+  // Each lane walks about 16 points: enough to amortize its set-up, still thousands of blocks.
+  constexpr std::uint64_t points_per_lane = 16;
+  const std::uint64_t warps_wanted =
+      (range.size() * static_cast<std::uint64_t>(lanes) / 32 + points_per_lane - 1) / points_per_lane + 1;
   const std::uint64_t blocks_wanted = (warps_wanted * 32 + threads - 1) / threads;
   const dim3 grid(static_cast<unsigned>(blocks_wanted < 65536 ? blocks_wanted : 65536),
                   static_cast<unsigned>((lattice.dimension() + lanes - 1) / lanes), static_cast<unsigned>(replications));
