@@ -8,36 +8,17 @@
 #include <span>
 #include <tessera/core.cuh>
 
+#include "support/cuda_timing.cuh"
+
 namespace {
 
 constexpr std::size_t draws = std::size_t{1} << 28;
 
-struct device_buffer {
-  explicit device_buffer(std::size_t bytes) { tessera::check_cuda(cudaMalloc(&data, bytes), "cudaMalloc"); }
-  ~device_buffer() { cudaFree(data); }
-  void* data = nullptr;
-};
+using tessera::bench::device_buffer;
 
 template <class Launch>
 void time_on_device(benchmark::State& state, std::size_t bytes_written, Launch launch) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  launch();  // warm-up
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    launch();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms / 1e3);
-  }
-  tessera::check_cuda(cudaGetLastError(), "benchmark");
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(draws));
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes_written));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  tessera::bench::time_on_device(state, static_cast<std::int64_t>(draws), static_cast<std::int64_t>(bytes_written), launch);
 }
 
 template <class T>

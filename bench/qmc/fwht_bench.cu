@@ -14,42 +14,14 @@
 #include <span>
 #include <tessera/core/cuda/random.cuh>
 #include <tessera/qmc/cuda/fwht.cuh>
+
+#include "support/cuda_timing.cuh"
 #include <vector>
 
 namespace {
 
-struct device_buffer {
-  explicit device_buffer(std::size_t bytes) { tessera::check_cuda(cudaMalloc(&data, bytes), "cudaMalloc"); }
-  ~device_buffer() { cudaFree(data); }
-  device_buffer(const device_buffer&) = delete;
-  device_buffer& operator=(const device_buffer&) = delete;
-  void* data = nullptr;
-};
-
-struct event_pair {
-  event_pair() {
-    cudaEventCreate(&start);
-    cudaEventCreate(&stop);
-  }
-  ~event_pair() {
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-  }
-  event_pair(const event_pair&) = delete;
-  event_pair& operator=(const event_pair&) = delete;
-  // Seconds between the two events after `launch` ran between them.
-  template <class Launch>
-  double time(Launch launch) {
-    cudaEventRecord(start);
-    launch();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    return ms / 1e3;
-  }
-  cudaEvent_t start, stop;
-};
+using tessera::bench::device_buffer;
+using tessera::bench::event_pair;
 
 template <class T>
 void device_fwht(benchmark::State& state) {

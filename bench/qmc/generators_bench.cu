@@ -11,6 +11,8 @@
 #include <tessera/qmc/cuda/digital_net.cuh>
 #include <tessera/qmc/cuda/lattice.cuh>
 
+#include "support/cuda_timing.cuh"
+
 namespace {
 
 using namespace tessera::qmc;
@@ -19,32 +21,11 @@ constexpr int dimension = 1024;
 constexpr std::uint64_t points = std::uint64_t{1} << 18;  // 2^28 values, 1 GiB of floats
 constexpr std::uint64_t values = points * dimension;
 
-struct device_buffer {
-  explicit device_buffer(std::size_t bytes) { tessera::check_cuda(cudaMalloc(&data, bytes), "cudaMalloc"); }
-  ~device_buffer() { cudaFree(data); }
-  void* data = nullptr;
-};
+using tessera::bench::device_buffer;
 
 template <class Launch>
 void time_on_device(benchmark::State& state, Launch launch) {
-  cudaEvent_t start, stop;
-  cudaEventCreate(&start);
-  cudaEventCreate(&stop);
-  launch();  // warm-up
-  for (auto _ : state) {
-    cudaEventRecord(start);
-    launch();
-    cudaEventRecord(stop);
-    cudaEventSynchronize(stop);
-    float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
-    state.SetIterationTime(ms / 1e3);
-  }
-  tessera::check_cuda(cudaGetLastError(), "benchmark");
-  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(values));
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(values * sizeof(float)));
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  tessera::bench::time_on_device(state, static_cast<std::int64_t>(values), static_cast<std::int64_t>(values * sizeof(float)), launch);
 }
 
 void tessera_sobol(benchmark::State& state, net_randomization randomization) {

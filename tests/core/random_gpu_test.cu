@@ -9,6 +9,10 @@
 #include <span>
 #include <tessera/core.cuh>
 #include <vector>
+#include "support/gpu_support.cuh"
+
+using tessera::test::same_bits;
+using tessera::test::device_span;
 
 namespace {
 
@@ -22,18 +26,6 @@ template <class T>
 __global__ void scalar_normals(tessera::random_stream s, std::uint64_t first, T* out, int n) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) out[i] = tessera::normal<T>(s, first + i);
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& host, const thrust::device_vector<T>& device) {
-  const thrust::host_vector<T> copy = device;
-  return host.size() == copy.size() &&
-         std::memcmp(host.data(), copy.data(), host.size() * sizeof(T)) == 0;
-}
-
-template <class T>
-std::span<T> device_span(thrust::device_vector<T>& v) {
-  return {thrust::raw_pointer_cast(v.data()), v.size()};
 }
 
 }  // namespace

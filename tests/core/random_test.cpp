@@ -9,6 +9,10 @@
 #include <span>
 #include <tessera/core/random.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::ks_statistic;
+using tessera::test::ks_critical;
 
 using tessera::philox_block;
 using tessera::random_stream;
@@ -16,22 +20,6 @@ using tessera::random_stream;
 namespace {
 
 constexpr std::size_t sample_size = std::size_t{1} << 17;
-
-// Kolmogorov-Smirnov statistic of the sample against a continuous CDF.
-template <class T, class Cdf>
-double ks_statistic(std::vector<T> sample, Cdf cdf) {
-  std::sort(sample.begin(), sample.end());
-  const double n = static_cast<double>(sample.size());
-  double d = 0;
-  for (std::size_t i = 0; i < sample.size(); ++i) {
-    const double f = cdf(static_cast<double>(sample[i]));
-    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
-  }
-  return d;
-}
-
-// Asymptotic KS critical value at level 0.001: P(sqrt(n) D > 1.9495) = 0.001.
-double ks_critical(std::size_t n) { return 1.9495 / std::sqrt(static_cast<double>(n)); }
 
 double standard_normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 

@@ -4,19 +4,13 @@
 #include <limits>
 #include <string>
 #include <tessera/core/validate.hpp>
+#include "support/test_support.hpp"
+
+using tessera::test::message_of;
 
 using tessera::invalid_argument;
 
 namespace {
-
-std::string message_of(auto&& call) {
-  try {
-    call();
-  } catch (const invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
 
 }  // namespace
 

@@ -11,6 +11,11 @@
 #include <tessera/qmc/digital_net.hpp>
 #include <tessera/qmc/interlacing.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::ks_critical;
+using tessera::test::ks_uniform;
+using tessera::test::log_log_slope;
 
 using namespace tessera::qmc;
 using tessera::exec::host;
@@ -38,15 +43,6 @@ bool is_0m2_net(const point_array<double>& x, int a, int b, int m) {
   return true;
 }
 
-double ks_uniform(std::vector<double> sample) {
-  std::sort(sample.begin(), sample.end());
-  const double n = static_cast<double>(sample.size());
-  double d = 0;
-  for (std::size_t i = 0; i < sample.size(); ++i)
-    d = std::max({d, sample[i] - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - sample[i]});
-  return d;
-}
-
 // Variance over replications of the QMC mean of f(x) = 9 x_1^2 x_2^2 (integral 1).
 double replicated_variance(const digital_net& net, std::uint64_t n, int replications) {
   std::vector<double> means;
@@ -60,17 +56,6 @@ double replicated_variance(const digital_net& net, std::uint64_t n, int replicat
   double var = 0;
   for (double v : means) var += (v - mean) * (v - mean);
   return var / (replications - 1);
-}
-
-// Least-squares slope of log(y) against log(x).
-double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
-  double sx = 0, sy = 0, sxx = 0, sxy = 0;
-  const double n = static_cast<double>(x.size());
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const double lx = std::log(x[i]), ly = std::log(y[i]);
-    sx += lx; sy += ly; sxx += lx * lx; sxy += lx * ly;
-  }
-  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
 }  // namespace
@@ -169,8 +154,8 @@ TEST_CASE("randomized points are uniform across replications") {
         later[r] = x(5, 1);
       }
       INFO("randomization " << to_string(randomization) << ", precision " << precision);
-      CHECK(ks_uniform(first) < 1.9495 / std::sqrt(static_cast<double>(replications)));
-      CHECK(ks_uniform(later) < 1.9495 / std::sqrt(static_cast<double>(replications)));
+      CHECK(ks_uniform(first) < ks_critical(replications));
+      CHECK(ks_uniform(later) < ks_critical(replications));
     }
   }
 }
@@ -187,7 +172,7 @@ TEST_CASE("LMS alone keeps each point's digits up to its first 1 and randomizes 
     REQUIRE(x(5, 2) >= 0.5);  // the first digit is kept
     tail[r] = 2 * x(5, 2) - 1;
   }
-  CHECK(ks_uniform(tail) < 1.9495 / std::sqrt(static_cast<double>(replications)));
+  CHECK(ks_uniform(tail) < ks_critical(replications));
 }
 
 TEST_CASE("scrambled-net variance decays like n^-3 on a smooth integrand, far below IID") {

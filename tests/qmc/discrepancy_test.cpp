@@ -7,6 +7,9 @@
 #include <limits>
 #include <string>
 #include <tessera/qmc/discrepancy.hpp>
+#include "support/test_support.hpp"
+
+using tessera::test::message_of;
 
 using tessera::exec::host;
 using tessera::qmc::centered_discrepancy_squared;
@@ -80,16 +83,6 @@ struct three {
 three ours(const point_array<double>& x) {
   return {l2_star_discrepancy(host, x), centered_discrepancy_squared(host, x),
           wrap_around_discrepancy_squared(host, x)};
-}
-
-template <class F>
-std::string message_of(F&& call) {
-  try {
-    call();
-  } catch (const tessera::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace

@@ -20,6 +20,9 @@
 #include <tessera/qmc/fast_gram.hpp>
 #include <utility>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::message_of;
 
 using tessera::qmc::digital_net_gram_matrix;
 using tessera::qmc::digitally_shift_invariant_kernel;
@@ -149,16 +152,6 @@ void check_against_dense(const Fast& fast, const Eigen::MatrixXd& dense, std::ui
   CHECK(relative_error(in_place, dense * y) <= 1e-10);
 }
 
-template <class F>
-std::string invalid_argument_message(F&& call) {
-  try {
-    call();
-  } catch (const tessera::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
 }  // namespace
 
 TEST_CASE("the lattice Gram matrix multiplies and solves as the dense one, d = 1..4") {
@@ -260,19 +253,19 @@ TEST_CASE("float Gram matrices agree with double ones to float accuracy") {
 TEST_CASE("fast Gram matrices reject points without the structure and bad sizes") {
   const shift_invariant_kernel<double> si(2);
   auto x = lattice_points<double>(4, 2, 1);
-  CHECK(invalid_argument_message([&] {
+  CHECK(message_of([&] {
           lattice_gram_matrix<double>(shift_invariant_kernel<double>(3), x);
         }) == "tessera::qmc::lattice_gram_matrix: points.shape(1) = 2; expected the kernel's dimension 3");
   tessera::qmc::point_array<double> twelve({12, 2}, 0.5);
-  CHECK(invalid_argument_message([&] { lattice_gram_matrix<double>(si, twelve); }) ==
+  CHECK(message_of([&] { lattice_gram_matrix<double>(si, twelve); }) ==
         "tessera::qmc::lattice_gram_matrix: points.shape(0) = 12; expected a power of two");
-  CHECK(invalid_argument_message([&] { lattice_gram_matrix<double>(si, x, -1.0); }) ==
+  CHECK(message_of([&] { lattice_gram_matrix<double>(si, x, -1.0); }) ==
         "tessera::qmc::lattice_gram_matrix: nugget = -1; expected a finite number >= 0");
   // Natural order i z / n instead of radical-inverse order: rejected.
   auto natural = x;
   for (std::size_t i = 0; i < 16; ++i)
     for (std::size_t j = 0; j < 2; ++j) natural(i, j) = static_cast<double>((i * kuo_vector[j]) % 16) / 16.0;
-  const std::string message = invalid_argument_message([&] { lattice_gram_matrix<double>(si, natural); });
+  const std::string message = message_of([&] { lattice_gram_matrix<double>(si, natural); });
   CHECK(message.find("tessera::qmc::lattice_gram_matrix: points(") == 0);
   CHECK(message.find("radical-inverse order") != std::string::npos);
   std::swap(x(3, 0), x(5, 0));
@@ -281,19 +274,19 @@ TEST_CASE("fast Gram matrices reject points without the structure and bad sizes"
   const digitally_shift_invariant_kernel<double> dsi(2, 32);
   auto net = digital_net_points(4, 2, 32, 1);
   net(6, 1) ^= 1;
-  CHECK(invalid_argument_message([&] { digital_net_gram_matrix<double>(dsi, net); })
+  CHECK(message_of([&] { digital_net_gram_matrix<double>(dsi, net); })
             .find("tessera::qmc::digital_net_gram_matrix: points(6, 1) = ") == 0);
   net(6, 1) ^= 1;
   net(2, 0) = std::uint64_t{1} << 32;
-  CHECK(invalid_argument_message([&] { digital_net_gram_matrix<double>(dsi, net); }) ==
+  CHECK(message_of([&] { digital_net_gram_matrix<double>(dsi, net); }) ==
         "tessera::qmc::digital_net_gram_matrix: points(2, 0) = 4294967296; expected value < 2^precision = 2^32");
   const digitally_shift_invariant_kernel<double> wide(2, 64);
-  CHECK(invalid_argument_message([&] { digital_net_gram_matrix<double>(wide, tessera::qmc::point_array<double>({4, 2}, 0.0)); }) ==
+  CHECK(message_of([&] { digital_net_gram_matrix<double>(wide, tessera::qmc::point_array<double>({4, 2}, 0.0)); }) ==
         "tessera::qmc::digital_net_gram_matrix: kernel.precision() = 64; expected precision <= 52 for floating-point coordinates");
 
   const digital_net_gram_matrix<double> fast(dsi, digital_net_points(4, 2, 32, 1));
   std::vector<double> eight(8), sixteen(16);
-  CHECK(invalid_argument_message([&] { fast.multiply(eight, sixteen); }) ==
+  CHECK(message_of([&] { fast.multiply(eight, sixteen); }) ==
         "tessera::qmc::digital_net_gram_matrix::multiply: y.size() = 8; expected the Gram matrix's size n = 16");
   CHECK_THROWS_AS(fast.solve(sixteen, eight), tessera::invalid_argument);
 }

@@ -20,15 +20,13 @@
 #include <tessera/qmc/fft_bit_reversed.hpp>
 #include <tessera/qmc/fwht.hpp>
 #include <vector>
+#include "support/gpu_support.cuh"
+
+using tessera::test::device_span;
 
 namespace {
 
 const tessera::exec::cuda device{};
-
-template <class T>
-std::span<T> device_span(thrust::device_vector<T>& v) {
-  return {thrust::raw_pointer_cast(v.data()), v.size()};
-}
 
 template <class T>
 std::span<const T> const_device_span(const thrust::device_vector<T>& v) {

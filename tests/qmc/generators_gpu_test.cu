@@ -9,21 +9,14 @@
 #include <span>
 #include <tessera/qmc.cuh>  // the umbrella: every qmc header must compile under nvcc
 #include <vector>
+#include "support/gpu_support.cuh"
+
+using tessera::test::device_span;
+using tessera::test::same_bits;
 
 using namespace tessera::qmc;
 
 namespace {
-
-template <class T>
-std::span<T> device_span(thrust::device_vector<T>& v) {
-  return {thrust::raw_pointer_cast(v.data()), v.size()};
-}
-
-template <class T>
-bool same_bits(const std::vector<T>& host, const thrust::device_vector<T>& device) {
-  const thrust::host_vector<T> copy = device;
-  return host.size() == copy.size() && std::memcmp(host.data(), copy.data(), host.size() * sizeof(T)) == 0;
-}
 
 }  // namespace
 

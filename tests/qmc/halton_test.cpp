@@ -10,6 +10,10 @@
 #include <string>
 #include <tessera/qmc/halton.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::ks_critical;
+using tessera::test::ks_uniform;
 
 using tessera::qmc::halton_options;
 using tessera::qmc::halton_randomization;
@@ -73,18 +77,6 @@ std::uint64_t stratum(double x, std::uint64_t q) {
   while (c > 0 && static_cast<double>(c) / static_cast<double>(q) > x) --c;
   while (static_cast<double>(c + 1) / static_cast<double>(q) <= x) ++c;
   return c;
-}
-
-// Kolmogorov-Smirnov statistic of a sample against U[0, 1).
-double ks_uniform(std::vector<double> sample) {
-  std::sort(sample.begin(), sample.end());
-  const double n = static_cast<double>(sample.size());
-  double d = 0;
-  for (std::size_t i = 0; i < sample.size(); ++i) {
-    d = std::max({d, sample[i] - static_cast<double>(i) / n,
-                  static_cast<double>(i + 1) / n - sample[i]});
-  }
-  return d;
 }
 
 // Pearson's chi-square statistic of counts against equal expected counts over `cells` cells.
@@ -205,7 +197,7 @@ TEST_CASE("every randomized point is uniform on [0, 1) across replications (KS, 
   // One sample per (point, coordinate): its value in 4096 independent replications, fixed seed.
   // Asymptotic KS critical value at level 0.001: 1.9495 / sqrt(4096) = 0.0305.
   constexpr int replications = 4096;
-  const double critical = 1.9495 / std::sqrt(static_cast<double>(replications));
+  const double critical = ks_critical(replications);
   for (const auto r : uniform_randomizations) {
     INFO(name_of(r));
     const halton_sequence s({10, r, 2024, replications});

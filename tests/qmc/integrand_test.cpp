@@ -20,6 +20,9 @@
 #include <tessera/qmc/integrand/keister.hpp>
 #include <tessera/qmc/integrand/sine_product.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::message_of;
 
 using namespace tessera::qmc;
 using tessera::invalid_argument;
@@ -111,16 +114,6 @@ double tensor_gauss_legendre(const F& f, int d, const std::vector<double>& break
   long double sum = 0;  // millions of terms: keep the summation error below the rule's
   for (std::size_t i = 0; i < total; ++i) sum += static_cast<long double>(w[i] * y(i));
   return static_cast<double>(sum);
-}
-
-template <class F>
-std::string message_of(F&& call) {
-  try {
-    call();
-  } catch (const invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 // Reference values of QMCPy 2.4 (NumPy 2.4.6, SciPy 1.17.1), integrand.f(x) on the 16 points:

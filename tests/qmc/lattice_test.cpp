@@ -7,6 +7,10 @@
 #include <set>
 #include <tessera/qmc/lattice.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::ks_critical;
+using tessera::test::ks_uniform;
 
 using namespace tessera::qmc;
 using tessera::exec::host;
@@ -15,15 +19,6 @@ namespace {
 
 constexpr lattice_options unshifted(lattice_order order, std::uint64_t size = 0) {
   return {order, lattice_randomization::none, 0, size};
-}
-
-double ks_uniform(std::vector<double> sample) {
-  std::sort(sample.begin(), sample.end());
-  const double n = static_cast<double>(sample.size());
-  double d = 0;
-  for (std::size_t i = 0; i < sample.size(); ++i)
-    d = std::max({d, sample[i] - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - sample[i]});
-  return d;
 }
 
 }  // namespace
@@ -98,7 +93,7 @@ TEST_CASE("a random shift moves every point uniformly and keeps the lattice") {
         }
     }
   }
-  CHECK(ks_uniform(first) < 1.9495 / std::sqrt(4096.0));
+  CHECK(ks_uniform(first) < ks_critical(4096));
 }
 
 TEST_CASE("shifted Kuo lattices integrate a smooth periodic function faster than n^-1.5") {

@@ -10,6 +10,9 @@
 #include <tessera/core/random.hpp>
 #include <tessera/qmc/measure.hpp>
 #include <vector>
+#include "support/test_support.hpp"
+
+using tessera::test::message_of;
 
 using tessera::invalid_argument;
 using tessera::qmc::box_transform;
@@ -53,16 +56,6 @@ point_array<T> random_points(std::size_t n, std::size_t d, std::uint64_t seed) {
   point_array<T> u = point_array<T>::from_shape({n, d});
   tessera::fill_uniform(tessera::exec::host, tessera::random_stream(seed), std::span<T>(u.data(), u.size()));
   return u;
-}
-
-template <class F>
-std::string message_of(F&& call) {
-  try {
-    call();
-  } catch (const invalid_argument& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace

@@ -77,22 +77,101 @@ void require_vector_sizes(const char* where, std::size_t n, std::size_t y_size, 
   require(out_size == n, where, "out.size()", out_size, "the Gram matrix's size n = " + tessera::detail::to_text(n));
 }
 
+/// What both fast Gram matrices share: the first column k0, the eigenvalues lambda of K, the
+/// nugget s, and multiply / solve / log_determinant through the derived class's
+/// apply(y, out, inverse), which diagonalizes K by its transform. Derived::name names it in
+/// messages.
+template <class Derived, float_or_double T>
+class diagonalized_gram {
+ public:
+  /// n, the number of points.
+  std::size_t size() const noexcept { return first_column_.size(); }
+  /// s, the nugget added to the diagonal.
+  T nugget() const noexcept { return nugget_; }
+  /// k0_i = K(x_i, x_0), i = 0..n-1 (without the nugget).
+  std::span<const T> first_column() const noexcept { return first_column_; }
+  /// lambda_k in the order of the diagonalizing transform (natural frequencies for lattices,
+  /// Walsh order for digital nets), without the nugget.
+  std::span<const T> eigenvalues() const noexcept { return eigenvalues_; }
+
+  /// out = (K + s I) y. O(n log n). y and out may be the same storage.
+  /// Throws invalid_argument unless y.size() == out.size() == n.
+  void multiply(std::span<const T> y, std::span<T> out) const {
+    require_vector_sizes<T>(where("multiply").c_str(), size(), y.size(), out.size());
+    self().apply(y, out, false);
+  }
+
+  /// (K + s I) y as a new vector. O(n log n). Throws as the two-argument form.
+  std::vector<T> multiply(std::span<const T> y) const {
+    std::vector<T> out(size());
+    multiply(y, out);
+    return out;
+  }
+
+  /// out = (K + s I)^{-1} y. O(n log n). y and out may be the same storage.
+  /// Throws invalid_argument unless y.size() == out.size() == n, and domain_error when some
+  /// lambda_k + s <= 0 (a singular or indefinite system).
+  void solve(std::span<const T> y, std::span<T> out) const {
+    const std::string name = where("solve");
+    require_vector_sizes<T>(name.c_str(), size(), y.size(), out.size());
+    require_positive_spectrum<T>(name.c_str(), eigenvalues_, nugget_);
+    self().apply(y, out, true);
+  }
+
+  /// (K + s I)^{-1} y as a new vector. O(n log n). Throws as the two-argument form.
+  std::vector<T> solve(std::span<const T> y) const {
+    std::vector<T> out(size());
+    solve(y, out);
+    return out;
+  }
+
+  /// log det(K + s I) = sum_k log(lambda_k + s), for Gaussian-process likelihoods. O(n).
+  /// Throws domain_error when some lambda_k + s <= 0.
+  T log_determinant() const {
+    require_positive_spectrum<T>(where("log_determinant").c_str(), eigenvalues_, nugget_);
+    T sum = 0;
+    for (const T lambda : eigenvalues_) sum += std::log(lambda + nugget_);
+    return sum;
+  }
+
+ protected:
+  /// Requires a finite nugget >= 0.
+  explicit diagonalized_gram(T nugget) : nugget_(nugget) {
+    require(std::isfinite(nugget) && nugget >= T(0), Derived::name, "nugget", nugget, "a finite number >= 0");
+  }
+
+  T nugget_;
+  std::vector<T> first_column_;
+  std::vector<T> eigenvalues_;
+
+ private:
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+  static std::string where(const char* member) { return std::string(Derived::name) + "::" + member; }
+};
+
 }  // namespace detail
 
 /// The Gram matrix K + s I of a shift-invariant kernel on a (shifted) rank-1 lattice of n = 2^m
 /// points in radical-inverse order, diagonalized by FFTBR; see the top of this header.
 template <float_or_double T>
-class lattice_gram_matrix {
+class lattice_gram_matrix : public detail::diagonalized_gram<lattice_gram_matrix<T>, T> {
+  using base = detail::diagonalized_gram<lattice_gram_matrix<T>, T>;
+  friend base;
+  using base::eigenvalues_;
+  using base::first_column_;
+  using base::nugget_;
+
  public:
+  static constexpr const char* name = "tessera::qmc::lattice_gram_matrix";
+
   /// points: n x d, row i = x_i (n = 2^m, d = kernel.dimension()); nugget: s >= 0.
   /// O(n d sum alpha + n log n). Throws invalid_argument for n not a power of two, d different
   /// from the kernel's, a non-finite coordinate, a negative or non-finite nugget, or points that
   /// fail the lattice check documented at the top of this header.
   lattice_gram_matrix(const shift_invariant_kernel<T>& kernel, const point_array<T>& points, T nugget = T(0))
-      : nugget_(nugget) {
-    constexpr const char* where = "tessera::qmc::lattice_gram_matrix";
+      : base(nugget) {
+    constexpr const char* where = name;
     const int m = detail::require_gram_points(where, points, kernel.dimension());
-    require(std::isfinite(nugget) && nugget >= T(0), where, "nugget", nugget, "a finite number >= 0");
     const std::size_t n = points.shape(0);
     const std::size_t d = kernel.dimension();
     for (std::size_t i = 0; i < n; ++i)
@@ -109,55 +188,6 @@ class lattice_gram_matrix {
     const T root_n = std::sqrt(static_cast<T>(n));
     eigenvalues_.resize(n);
     for (std::size_t k = 0; k < n; ++k) eigenvalues_[k] = root_n * spectrum[k].real();
-  }
-
-  /// n, the number of points.
-  std::size_t size() const noexcept { return first_column_.size(); }
-  /// s, the nugget added to the diagonal.
-  T nugget() const noexcept { return nugget_; }
-  /// k0_i = K(x_i, x_0), i = 0..n-1 (without the nugget).
-  std::span<const T> first_column() const noexcept { return first_column_; }
-  /// lambda_k = sqrt(n) Re fftbr(k0)_k, natural frequency order (without the nugget).
-  std::span<const T> eigenvalues() const noexcept { return eigenvalues_; }
-
-  /// out = (K + s I) y. O(n log n). y and out may be the same storage.
-  /// Throws invalid_argument unless y.size() == out.size() == n.
-  void multiply(std::span<const T> y, std::span<T> out) const {
-    detail::require_vector_sizes<T>("tessera::qmc::lattice_gram_matrix::multiply", size(), y.size(), out.size());
-    apply(y, out, false);
-  }
-
-  /// (K + s I) y as a new vector. O(n log n). Throws as the two-argument form.
-  std::vector<T> multiply(std::span<const T> y) const {
-    std::vector<T> out(size());
-    multiply(y, out);
-    return out;
-  }
-
-  /// out = (K + s I)^{-1} y. O(n log n). y and out may be the same storage.
-  /// Throws invalid_argument unless y.size() == out.size() == n, and domain_error when some
-  /// lambda_k + s <= 0 (a singular or indefinite system).
-  void solve(std::span<const T> y, std::span<T> out) const {
-    constexpr const char* where = "tessera::qmc::lattice_gram_matrix::solve";
-    detail::require_vector_sizes<T>(where, size(), y.size(), out.size());
-    detail::require_positive_spectrum<T>(where, eigenvalues_, nugget_);
-    apply(y, out, true);
-  }
-
-  /// (K + s I)^{-1} y as a new vector. O(n log n). Throws as the two-argument form.
-  std::vector<T> solve(std::span<const T> y) const {
-    std::vector<T> out(size());
-    solve(y, out);
-    return out;
-  }
-
-  /// log det(K + s I) = sum_k log(lambda_k + s), for Gaussian-process likelihoods. O(n).
-  /// Throws domain_error when some lambda_k + s <= 0.
-  T log_determinant() const {
-    detail::require_positive_spectrum<T>("tessera::qmc::lattice_gram_matrix::log_determinant", eigenvalues_, nugget_);
-    T sum = 0;
-    for (const T lambda : eigenvalues_) sum += std::log(lambda + nugget_);
-    return sum;
   }
 
  private:
@@ -196,25 +226,30 @@ class lattice_gram_matrix {
     }
   }
 
-  T nugget_;
-  std::vector<T> first_column_;
-  std::vector<T> eigenvalues_;
 };
 
 /// The Gram matrix K + s I of a digitally-shift-invariant kernel on a base-2 digital net of n =
 /// 2^m points in natural order (digitally shifted and/or linearly scrambled allowed),
 /// diagonalized by the FWHT; see the top of this header.
 template <float_or_double T>
-class digital_net_gram_matrix {
+class digital_net_gram_matrix : public detail::diagonalized_gram<digital_net_gram_matrix<T>, T> {
+  using base = detail::diagonalized_gram<digital_net_gram_matrix<T>, T>;
+  friend base;
+  using base::eigenvalues_;
+  using base::first_column_;
+  using base::nugget_;
+
  public:
+  static constexpr const char* name = "tessera::qmc::digital_net_gram_matrix";
+
   /// points: n x d t-bit integers (t = kernel.precision(), row i = x_i, n = 2^m); nugget s >= 0.
   /// O(n d + n log n). Throws invalid_argument for n not a power of two, d different from the
   /// kernel's, an integer >= 2^t, a negative or non-finite nugget, or points that fail the
   /// digital-net check documented at the top of this header.
   digital_net_gram_matrix(const digitally_shift_invariant_kernel<T>& kernel,
                           const xt::xtensor<std::uint64_t, 2>& points, T nugget = T(0))
-      : nugget_(nugget) {
-    constexpr const char* where = "tessera::qmc::digital_net_gram_matrix";
+      : base(nugget) {
+    constexpr const char* where = name;
     detail::require_gram_points(where, points, kernel.dimension());
     build(where, kernel, points);
   }
@@ -223,8 +258,8 @@ class digital_net_gram_matrix {
   /// Throws invalid_argument as above, and for a coordinate outside [0, 1) or t > 52.
   digital_net_gram_matrix(const digitally_shift_invariant_kernel<T>& kernel, const point_array<T>& points,
                           T nugget = T(0))
-      : nugget_(nugget) {
-    constexpr const char* where = "tessera::qmc::digital_net_gram_matrix";
+      : base(nugget) {
+    constexpr const char* where = name;
     detail::require_gram_points(where, points, kernel.dimension());
     const int t = kernel.precision();
     require(t <= 52, where, "kernel.precision()", t, "precision <= 52 for floating-point coordinates");
@@ -235,60 +270,9 @@ class digital_net_gram_matrix {
     build(where, kernel, digits);
   }
 
-  /// n, the number of points.
-  std::size_t size() const noexcept { return first_column_.size(); }
-  /// s, the nugget added to the diagonal.
-  T nugget() const noexcept { return nugget_; }
-  /// k0_i = K(x_i, x_0), i = 0..n-1 (without the nugget).
-  std::span<const T> first_column() const noexcept { return first_column_; }
-  /// lambda_k = (H k0)_k, Walsh (Hadamard) order (without the nugget).
-  std::span<const T> eigenvalues() const noexcept { return eigenvalues_; }
-
-  /// out = (K + s I) y. O(n log n). y and out may be the same storage.
-  /// Throws invalid_argument unless y.size() == out.size() == n.
-  void multiply(std::span<const T> y, std::span<T> out) const {
-    detail::require_vector_sizes<T>("tessera::qmc::digital_net_gram_matrix::multiply", size(), y.size(), out.size());
-    apply(y, out, false);
-  }
-
-  /// (K + s I) y as a new vector. O(n log n). Throws as the two-argument form.
-  std::vector<T> multiply(std::span<const T> y) const {
-    std::vector<T> out(size());
-    multiply(y, out);
-    return out;
-  }
-
-  /// out = (K + s I)^{-1} y. O(n log n). y and out may be the same storage.
-  /// Throws invalid_argument unless y.size() == out.size() == n, and domain_error when some
-  /// lambda_k + s <= 0 (a singular or indefinite system).
-  void solve(std::span<const T> y, std::span<T> out) const {
-    constexpr const char* where = "tessera::qmc::digital_net_gram_matrix::solve";
-    detail::require_vector_sizes<T>(where, size(), y.size(), out.size());
-    detail::require_positive_spectrum<T>(where, eigenvalues_, nugget_);
-    apply(y, out, true);
-  }
-
-  /// (K + s I)^{-1} y as a new vector. O(n log n). Throws as the two-argument form.
-  std::vector<T> solve(std::span<const T> y) const {
-    std::vector<T> out(size());
-    solve(y, out);
-    return out;
-  }
-
-  /// log det(K + s I) = sum_k log(lambda_k + s), for Gaussian-process likelihoods. O(n).
-  /// Throws domain_error when some lambda_k + s <= 0.
-  T log_determinant() const {
-    detail::require_positive_spectrum<T>("tessera::qmc::digital_net_gram_matrix::log_determinant", eigenvalues_,
-                                         nugget_);
-    T sum = 0;
-    for (const T lambda : eigenvalues_) sum += std::log(lambda + nugget_);
-    return sum;
-  }
-
  private:
   void build(const char* where, const digitally_shift_invariant_kernel<T>& kernel,
              const xt::xtensor<std::uint64_t, 2>& points) {
-    require(std::isfinite(nugget_) && nugget_ >= T(0), where, "nugget", nugget_, "a finite number >= 0");
     check_digital_net(where, points, kernel.precision());
     const std::size_t n = points.shape(0);
     first_column_.assign(n, kernel.scale());
@@ -303,14 +287,14 @@ class digital_net_gram_matrix {
     const std::size_t n = points.shape(0);
     for (std::size_t i = 0; i < n; ++i) {
       for (std::size_t j = 0; j < points.shape(1); ++j) {
-        const auto name = [&] { return "points(" + std::to_string(i) + ", " + std::to_string(j) + ")"; };
+        const auto entry = [&] { return "points(" + std::to_string(i) + ", " + std::to_string(j) + ")"; };
         if (t < 64 && (points(i, j) >> t) != 0)
-          require(false, where, name(), points(i, j), "value < 2^precision = 2^" + std::to_string(t));
+          require(false, where, entry(), points(i, j), "value < 2^precision = 2^" + std::to_string(t));
         const std::size_t low = i & (~i + 1);  // 2^b, b the lowest set bit of i
         if (i == low) continue;                // x_0 and x_{2^b} define the net
         const std::uint64_t predicted = points(i ^ low, j) ^ points(low, j) ^ points(0, j);
         if (points(i, j) != predicted)
-          require(false, where, name(), points(i, j),
+          require(false, where, entry(), points(i, j),
                   "a base-2 digital net in natural order: x_i = x_{i^2^b} ^ x_{2^b} ^ x_0 = " +
                       std::to_string(predicted));
       }
@@ -329,9 +313,6 @@ class digital_net_gram_matrix {
     for (std::size_t i = 0; i < work.size(); ++i) out[i] = work[i];
   }
 
-  T nugget_;
-  std::vector<T> first_column_;
-  std::vector<T> eigenvalues_;
 };
 
 }  // namespace tessera::qmc

@@ -12,6 +12,7 @@
 // radical-inverse order are the natural-order lattice of size 2^m, reordered.
 // The shift of replication r, dimension j is block 0 of tessera::random_stream(seed, r, j, 3).
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <span>
@@ -80,7 +81,9 @@ class rank1_lattice {
 /// Throws invalid_argument for dimension outside [1, 3600].
 inline rank1_lattice kuo_lattice(int dimension, lattice_options options = {}) {
   require_in_range("tessera::qmc::kuo_lattice", "dimension", dimension, 1, kuo_lattice_max_dimension);
-  return rank1_lattice(std::vector<std::uint32_t>(detail::kuo_lattice_vector, detail::kuo_lattice_vector + dimension),
+  // The bound is checked above; repeating it in the copy lets g++ -O1 see it (else -Warray-bounds).
+  const auto count = static_cast<std::size_t>(std::min(dimension, kuo_lattice_max_dimension));
+  return rank1_lattice(std::vector<std::uint32_t>(detail::kuo_lattice_vector, detail::kuo_lattice_vector + count),
                        options);
 }
 

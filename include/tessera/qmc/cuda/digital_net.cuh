@@ -49,6 +49,7 @@ struct net_kernel_arguments {
   bool gray;
   int lanes_per_point;  // dx, a power of two <= 32
   int stride_bits;      // s, with 2^s = 32 / dx points per warp step
+  int groups_per_block; // coordinate groups of dx covered by one block's 8 warps: 1, 2, 4 or 8
   std::uint64_t begin;
   std::uint64_t end;
 };
@@ -66,11 +67,16 @@ TESSERA_HOST_DEVICE constexpr int lowest_set_bit_constexpr(int k) {
 template <class T, class Word, bool Nus>
 __global__ void digital_net_kernel(net_kernel_arguments<Word> a, T* out) {
   constexpr int K = net_tile_points;
+  // A block's warps cover groups_per_block consecutive coordinate groups of 8 / groups_per_block
+  // consecutive tiles, so that a block's stores of one step are contiguous where d allows.
   const int lane = static_cast<int>(threadIdx.x % 32);
-  const int j = static_cast<int>(blockIdx.y) * a.lanes_per_point + lane % a.lanes_per_point;
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  const int group = static_cast<int>(blockIdx.y) * a.groups_per_block + warp % a.groups_per_block;
+  const int j = group * a.lanes_per_point + lane % a.lanes_per_point;
   if (j >= a.dimension) return;
   const std::uint64_t stride = std::uint64_t{1} << a.stride_bits;
-  const std::uint64_t tile = (a.begin / (K * stride)) + (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
+  const std::uint64_t tile = (a.begin / (K * stride)) +
+                             blockIdx.x * std::uint64_t(8 / a.groups_per_block) + static_cast<std::uint64_t>(warp / a.groups_per_block);
   const std::uint64_t first = tile * K * stride + static_cast<std::uint64_t>(lane / a.lanes_per_point);
   if (first >= a.end) return;
 
@@ -183,15 +189,20 @@ void generate_into(exec::cuda policy, const device_digital_net& net, index_range
     while (lanes * 2 <= t.dimension && lanes < 32) lanes *= 2;
     int stride_bits = 0;
     while ((lanes << stride_bits) < 32) ++stride_bits;
+    const int groups = (t.dimension + lanes - 1) / lanes;
+    int groups_per_block = 1;
+    while (groups_per_block < 8 && groups_per_block < groups) groups_per_block *= 2;
     detail::net_kernel_arguments<Word> a{
         thrust::raw_pointer_cast(t.matrix_columns.data()), thrust::raw_pointer_cast(t.steps.data()),
         thrust::raw_pointer_cast(t.shift.data()), t.nus ? thrust::raw_pointer_cast(t.nus_key.data()) : nullptr,
-        t.dimension, t.columns, t.gray, lanes, stride_bits, range.begin, range.end};
+        t.dimension, t.columns, t.gray, lanes, stride_bits, groups_per_block, range.begin, range.end};
     const std::uint64_t tile = (std::uint64_t{detail::net_tile_points} << stride_bits);
     const std::uint64_t tiles = (range.end + tile - 1) / tile - range.begin / tile;
+    const std::uint64_t tiles_per_block = static_cast<std::uint64_t>(8 / groups_per_block);
     constexpr unsigned threads = 256;
-    const dim3 grid(static_cast<unsigned>((tiles * 32 + threads - 1) / threads),
-                    static_cast<unsigned>((t.dimension + lanes - 1) / lanes), static_cast<unsigned>(t.replications));
+    const dim3 grid(static_cast<unsigned>((tiles + tiles_per_block - 1) / tiles_per_block),
+                    static_cast<unsigned>((groups + groups_per_block - 1) / groups_per_block),
+                    static_cast<unsigned>(t.replications));
     if (t.nus)
       detail::digital_net_kernel<T, Word, true><<<grid, threads, 0, policy.stream>>>(a, out.data());
     else

@@ -1,0 +1,59 @@
+#pragma once
+// Helpers the tests share: messages of expected exceptions and the statistics the distribution
+// and convergence checks use.
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <tessera/core/errors.hpp>
+#include <vector>
+
+namespace tessera::test {
+
+/// The message of the tessera::invalid_argument that call() throws, or "(no exception)".
+template <class F>
+std::string message_of(F&& call) {
+  try {
+    call();
+  } catch (const tessera::invalid_argument& e) {
+    return e.what();
+  }
+  return "(no exception)";
+}
+
+/// The Kolmogorov-Smirnov statistic of a sample against a continuous CDF.
+template <class T, class Cdf>
+double ks_statistic(std::vector<T> sample, Cdf cdf) {
+  std::sort(sample.begin(), sample.end());
+  const double n = static_cast<double>(sample.size());
+  double d = 0;
+  for (std::size_t i = 0; i < sample.size(); ++i) {
+    const double f = cdf(static_cast<double>(sample[i]));
+    d = std::max({d, f - static_cast<double>(i) / n, static_cast<double>(i + 1) / n - f});
+  }
+  return d;
+}
+
+/// The Kolmogorov-Smirnov statistic of a sample against U[0, 1).
+inline double ks_uniform(std::vector<double> sample) {
+  return ks_statistic(std::move(sample), [](double x) { return x; });
+}
+
+/// The asymptotic Kolmogorov-Smirnov critical value at level 0.001: P(sqrt(n) D > 1.9495) = 0.001.
+inline double ks_critical(std::size_t n) { return 1.9495 / std::sqrt(static_cast<double>(n)); }
+
+/// The least-squares slope of log(y) against log(x): a convergence rate.
+inline double log_log_slope(const std::vector<double>& x, const std::vector<double>& y) {
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  const double n = static_cast<double>(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double lx = std::log(x[i]), ly = std::log(y[i]);
+    sx += lx;
+    sy += ly;
+    sxx += lx * lx;
+    sxy += lx * ly;
+  }
+  return (n * sxy - sx * sy) / (n * sxx - sx * sx);
+}
+
+}  // namespace tessera::test
