@@ -6,6 +6,7 @@
 #include "tessera/core/config.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/exec.hpp"
+#include "tessera/core/matrix_view.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/core/version.hpp"

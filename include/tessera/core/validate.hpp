@@ -9,7 +9,9 @@
 #include <charconv>
 #include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -77,6 +79,34 @@ void require_positive(std::string_view where, std::string_view name, T value) {
 template <std::floating_point T>
 void require_open_unit_interval(std::string_view where, std::string_view name, T value) {
   require(value > T{0} && value < T{1}, where, name, value, "0 < value < 1");
+}
+
+/// Requires a non-empty sequence: size >= 1.
+inline void require_nonempty(std::string_view where, std::string_view name, std::size_t size) {
+  require(size >= 1, where, std::string(name) + ".size()", size, ">= 1");
+}
+
+/// Requires two sequences of the same length ("<name>.size() = 7; expected <other>.size() = 9").
+inline void require_same_size(std::string_view where, std::string_view name, std::size_t size,
+                              std::string_view other, std::size_t other_size) {
+  require(size == other_size, where, std::string(name) + ".size()", size,
+          std::string(other) + ".size() = " + detail::to_text(other_size));
+}
+
+/// Requires every element to be finite; names the first offending index. O(n).
+template <std::floating_point T>
+void require_all_finite(std::string_view where, std::string_view name, std::span<const T> values) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!std::isfinite(values[i]))  // the element's name is formatted only on failure
+      require(false, where, std::string(name) + "[" + detail::to_text(i) + "]", values[i], "a finite number");
+}
+
+/// Requires no element to be NaN (infinities allowed: an unbounded score is legitimate). O(n).
+template <std::floating_point T>
+void require_no_nan(std::string_view where, std::string_view name, std::span<const T> values) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (std::isnan(values[i]))  // the element's name is formatted only on failure
+      require(false, where, std::string(name) + "[" + detail::to_text(i) + "]", values[i], "a number (not NaN)");
 }
 
 /// True when value is 2^k for some k >= 0.
