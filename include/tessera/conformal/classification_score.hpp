@@ -1,0 +1,243 @@
+#pragma once
+// Conformity scores of classification: how unusual label y is for a row of K predicted
+// probabilities, and the prediction set {y : score(y) <= q} that a threshold q gives.
+//
+//   LAC   (Sadinle, Lei, Wasserman 2019)             s = 1 - p_y
+//   APS   (Romano, Sesia, Candès 2020)               s = m_y + u p_y
+//   RAPS  (Angelopoulos, Bates, Malik, Jordan 2021)  s = m_y + u p_y + lambda max(0, r_y - k_reg)
+//   Top-K (Angelopoulos et al. 2021)                 s = r_y
+//
+// where r_y is the rank of y (1 = most probable) and m_y the mass of the labels ranked before y.
+// Labels are ranked by descending probability, ties broken by the smaller label index, so ranks
+// are a permutation of 1..K. u is U[0, 1) for a randomized score (one draw per row, shared by
+// all its labels) and 1 for a deterministic one.
+//
+// Every score is a function of (p_y, r_y, m_y, u) that never decreases along the ranking (APS:
+// m_r + u p_r <= m_r + p_r = m_{r+1}; rounding is monotone, so this holds in floating point too).
+// The set {y : s(y) <= q} is therefore the first labels of the ranking, grown from the most
+// probable one until a score exceeds q. With one u per row this is Romano et al.'s randomized rule
+// (and Angelopoulos et al.'s for RAPS): the last label is kept with probability
+// (q - m - penalty) / p. With u = 1 the set holds the labels whose cumulative (regularized) mass
+// is <= q, so it never holds the label whose mass crosses q (MAPIE's include_last_label=False,
+// less its rule that a set is never empty).
+//
+// m_y is summed in T in rank order, the most probable label first, both when one label is scored
+// and when a set is built, so "y is in the set" and "score(y) <= q" agree bit for bit: the
+// coverage that calibration promises is the coverage of the sets built.
+//
+// The per-row functions allocate nothing and throw nothing, so a device backend can call them:
+// ranking uses std::sort and std::make_heap / pop_heap on a caller-given scratch of K label
+// indices (constexpr since C++20, callable from device code under nvcc's
+// --expt-relaxed-constexpr, which tessera's CUDA targets use).
+
+#include <algorithm>
+#include <concepts>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/config.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal {
+
+/// Where a label stands in its row: rank 1 is the most probable label, mass_above the sum of the
+/// probabilities of the labels ranked before it (0 for rank 1).
+template <float_or_double T>
+struct label_standing {
+  std::int32_t rank;
+  T mass_above;
+};
+
+/// A classification conformity score: s.value(p_y, standing, u) in O(1), non-decreasing along the
+/// ranking of a row. S::uses_rank = false says the value depends on p_y alone (the row is then
+/// never ranked and value receives standing {0, 0}).
+template <class S, class T>
+concept classification_score =
+    float_or_double<T> && std::copyable<S> &&
+    requires(const S& s, T probability, label_standing<T> standing, T u) {
+      { s.value(probability, standing, u) } -> std::same_as<T>;
+      { std::bool_constant<S::uses_rank>{} };
+    };
+
+/// LAC, "least ambiguous set-valued classifier" (Sadinle et al. 2019): s = 1 - p_y.
+/// Its sets are the smallest on average among sets with the same coverage.
+struct lac_score {
+  static constexpr bool uses_rank = false;
+
+  template <float_or_double T>
+  TESSERA_HOST_DEVICE constexpr T value(T probability, label_standing<T>, T) const {
+    return T(1) - probability;
+  }
+};
+
+/// APS, adaptive prediction sets (Romano et al. 2020): s = m_y + u p_y, with u ~ U[0, 1) when
+/// randomized (exact coverage 1 - alpha in expectation) and u = 1 otherwise.
+struct aps_score {
+  static constexpr bool uses_rank = true;
+  bool randomized = true;
+
+  template <float_or_double T>
+  TESSERA_HOST_DEVICE constexpr T value(T probability, label_standing<T> standing, T u) const {
+    return standing.mass_above + (randomized ? u : T(1)) * probability;
+  }
+};
+
+/// RAPS, regularized APS (Angelopoulos et al. 2021): the APS score plus
+/// lambda max(0, rank - k_reg), which penalizes the unlikely labels deep in the ranking and so
+/// shrinks sets. The paper's defaults; select_raps_score picks both on a holdout as it does.
+struct raps_score {
+  static constexpr bool uses_rank = true;
+  std::int32_t k_reg = 1;
+  double lambda = 0.01;
+  bool randomized = true;
+
+  template <float_or_double T>
+  TESSERA_HOST_DEVICE constexpr T value(T probability, label_standing<T> standing, T u) const {
+    const std::int32_t excess = standing.rank > k_reg ? standing.rank - k_reg : 0;
+    return standing.mass_above + (randomized ? u : T(1)) * probability +
+           static_cast<T>(lambda) * static_cast<T>(excess);
+  }
+
+  /// Throws invalid_argument "<where>: k_reg = -1; expected >= 0" (and for lambda < 0 or NaN).
+  void require_valid(std::string_view where) const {
+    require(k_reg >= 0, where, "k_reg", k_reg, ">= 0");
+    require(std::isfinite(lambda) && lambda >= 0, where, "lambda", lambda, "a finite number >= 0");
+  }
+};
+
+/// Top-K (Angelopoulos et al. 2021): s = rank of y, so a set is the q most probable labels.
+struct top_k_score {
+  static constexpr bool uses_rank = true;
+
+  template <float_or_double T>
+  TESSERA_HOST_DEVICE constexpr T value(T, label_standing<T> standing, T) const {
+    return static_cast<T>(standing.rank);
+  }
+};
+
+namespace detail {
+
+/// Validates the parameters of a score that has any (RAPS); the others have none to check.
+template <class S>
+void require_valid_score(const S& score, std::string_view where) {
+  if constexpr (requires { score.require_valid(where); }) score.require_valid(where);
+}
+
+/// Whether label a ranks before label b in the row: higher probability first, then lower index.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr bool ranks_before(std::span<const T> probabilities, std::int32_t a,
+                                                std::int32_t b) {
+  return probabilities[a] > probabilities[b] || (probabilities[a] == probabilities[b] && a < b);
+}
+
+/// ranks_before as a comparator for std::sort: the most probable label first.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr auto ranking_order(std::span<const T> probabilities) {
+  return [probabilities](std::int32_t a, std::int32_t b) { return ranks_before(probabilities, a, b); };
+}
+
+/// The sum of the probabilities of `labels`, in their order.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr T sum_of(std::span<const T> probabilities,
+                                       std::span<const std::int32_t> labels) {
+  T mass = 0;
+  for (const std::int32_t label : labels) mass += probabilities[label];
+  return mass;
+}
+
+}  // namespace detail
+
+/// The score of `label` in a row of K probabilities, with uniform u (ignored by deterministic
+/// scores). scratch: at least K label indices, overwritten. Cost O(K + r log r), r the rank of
+/// the label. Throws nothing; label in [0, K) and the scratch size are the caller's duty.
+template <float_or_double T, classification_score<T> S>
+TESSERA_HOST_DEVICE T score_of(const S& score, std::span<const T> probabilities, std::int32_t label,
+                               T u, std::span<std::int32_t> scratch) {
+  const T probability = probabilities[label];
+  if constexpr (!S::uses_rank) {
+    return score.value(probability, label_standing<T>{0, T(0)}, u);
+  } else {
+    // The labels ranked before `label`, summed from the most probable down as a set is built.
+    std::size_t before = 0;
+    const auto classes = static_cast<std::int32_t>(probabilities.size());
+    for (std::int32_t j = 0; j < classes; ++j)
+      if (detail::ranks_before(probabilities, j, label)) scratch[before++] = j;
+    const auto ahead = scratch.first(before);
+    std::sort(ahead.begin(), ahead.end(), detail::ranking_order(probabilities));
+    const label_standing<T> standing{static_cast<std::int32_t>(before + 1),
+                                     detail::sum_of(probabilities, std::span<const std::int32_t>(ahead))};
+    return score.value(probability, standing, u);
+  }
+}
+
+/// The scores of all K labels of a row, with one uniform u for the row, into scores[0..K).
+/// scratch: at least K label indices. Cost O(K log K) (O(K) for a score without rank).
+/// Throws nothing; the sizes are the caller's duty.
+template <float_or_double T, classification_score<T> S>
+TESSERA_HOST_DEVICE void fill_scores(const S& score, std::span<const T> probabilities, T u,
+                                     std::span<std::int32_t> scratch, std::span<T> scores) {
+  const auto classes = static_cast<std::int32_t>(probabilities.size());
+  if constexpr (!S::uses_rank) {
+    for (std::int32_t y = 0; y < classes; ++y)
+      scores[y] = score.value(probabilities[y], label_standing<T>{0, T(0)}, u);
+  } else {
+    const auto order = scratch.first(probabilities.size());
+    for (std::int32_t y = 0; y < classes; ++y) order[y] = y;
+    std::sort(order.begin(), order.end(), detail::ranking_order(probabilities));
+    T mass = 0;
+    for (std::int32_t r = 0; r < classes; ++r) {
+      const std::int32_t y = order[r];
+      scores[y] = score.value(probabilities[y], label_standing<T>{r + 1, mass}, u);
+      mass += probabilities[y];
+    }
+  }
+}
+
+/// The prediction set {y : score(y) <= threshold} of a row, with one uniform u for the row:
+/// in_set[y] for y < K. Returns the set size. scratch: at least K label indices.
+/// Cost O(K + m log K) for a set of m labels: the row is heap-ordered and only the labels of the
+/// set (and one more) are popped; O(K) for a score without rank. A threshold of +inf gives all
+/// labels. Throws nothing; the sizes are the caller's duty.
+template <float_or_double T, classification_score<T> S>
+TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<const T> probabilities,
+                                                     T threshold, T u,
+                                                     std::span<std::int32_t> scratch,
+                                                     std::span<bool> in_set) {
+  const auto classes = static_cast<std::int32_t>(probabilities.size());
+  std::size_t size = 0;
+  if constexpr (!S::uses_rank) {
+    for (std::int32_t y = 0; y < classes; ++y) {
+      in_set[y] = score.value(probabilities[y], label_standing<T>{0, T(0)}, u) <= threshold;
+      size += in_set[y] ? 1 : 0;
+    }
+    return size;
+  } else {
+    for (std::int32_t y = 0; y < classes; ++y) in_set[y] = false;
+    // A heap whose top is the label ranked first: make_heap's comparator is "ranks after".
+    const auto heap = scratch.first(probabilities.size());
+    for (std::int32_t y = 0; y < classes; ++y) heap[y] = y;
+    const auto ranks_after = [probabilities](std::int32_t a, std::int32_t b) {
+      return detail::ranks_before(probabilities, b, a);
+    };
+    std::make_heap(heap.begin(), heap.end(), ranks_after);
+    T mass = 0;
+    for (auto end = heap.end(); end != heap.begin(); --end) {
+      std::pop_heap(heap.begin(), end, ranks_after);
+      const std::int32_t y = *(end - 1);
+      const label_standing<T> standing{static_cast<std::int32_t>(size + 1), mass};
+      if (!(score.value(probabilities[y], standing, u) <= threshold)) break;
+      in_set[y] = true;
+      mass += probabilities[y];
+      ++size;
+    }
+    return size;
+  }
+}
+
+}  // namespace tessera::conformal

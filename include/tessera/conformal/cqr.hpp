@@ -1,0 +1,136 @@
+#pragma once
+// Conformalized quantile regression (CQR): calibrates the band [lo(x), hi(x)] of two fitted
+// quantile regressors so that it covers with probability >= 1 - alpha.
+//
+// Romano, Patterson, Candès, "Conformalized Quantile Regression", NeurIPS 2019. On calibration
+// rows not used to fit lo and hi:
+//
+//   symmetric   s = max(lo(x) - y, y - hi(x));  q = conformal quantile of s at alpha;
+//               C(x) = [lo(x) - q, hi(x) + q]                        (the paper's CQR procedure)
+//   asymmetric  q_lo = conformal quantile of lo(x) - y, q_hi = of y - hi(x), each at alpha / 2;
+//               C(x) = [lo(x) - q_lo, hi(x) + q_hi]  (the paper's variant with separate lower and
+//                                                     upper levels, here alpha/2 + alpha/2)
+//
+// Both give P(y in C(x)) >= 1 - alpha with exchangeable rows; the symmetric one is also at most
+// 1 - alpha + 1/(n + 1) without ties. The asymmetric one adapts to skewed errors, and needs
+// ceil((n + 1)(1 - alpha/2)) <= n for finite bounds. q may be negative: the band then shrinks.
+// MAPIE's ConformalizedQuantileRegressor computes the same bounds, asymmetric by default
+// (symmetric_correction=False); here the paper's symmetric form is the default.
+//
+// Crossed quantiles (lo(x) > hi(x)) are accepted: the score and the guarantee do not need
+// lo <= hi, since y in C(x) exactly when the score at y is <= q. A returned interval with
+// lower > upper is empty: no y conforms at that x.
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "tessera/conformal/interval.hpp"
+#include "tessera/conformal/quantile.hpp"
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal {
+
+/// How CQR corrects the two quantile predictions (Romano et al. 2019).
+enum class cqr_correction {
+  symmetric,   ///< one constant from s = max(lo - y, y - hi) at level alpha
+  asymmetric,  ///< one constant per side, from lo - y and y - hi, each at level alpha / 2
+};
+
+/// Conformalized quantile regression: calibrate once, then an interval per (lo(x), hi(x)).
+template <float_or_double T>
+class conformalized_quantile_regressor {
+ public:
+  /// y: n >= 1 finite calibration targets; lower, upper: the quantile regressors' finite
+  /// predictions of them (crossings allowed); alpha in (0, 1).
+  /// O(n) time (selection), O(n) transient memory.
+  /// Throws invalid_argument on a size mismatch, an empty or non-finite input, or a bad alpha.
+  conformalized_quantile_regressor(std::span<const T> y, std::span<const T> lower,
+                                   std::span<const T> upper, double alpha,
+                                   cqr_correction correction = cqr_correction::symmetric)
+      : alpha_(alpha), correction_(correction) {
+    constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor";
+    require_open_unit_interval(where, "alpha", alpha);
+    require_quantile_predictions(where, lower, upper);
+    require_same_size(where, "y", y.size(), "lower", lower.size());
+    require_all_finite(where, "y", y);
+    if (correction == cqr_correction::symmetric)
+      calibrate_symmetric(y, lower, upper);
+    else
+      calibrate_asymmetric(y, lower, upper);
+  }
+
+  /// q_lo: what predict subtracts from the lower prediction (+inf for an unbounded side).
+  T lower_correction() const noexcept { return lower_correction_; }
+
+  /// q_hi: what predict adds to the upper prediction; equals q_lo for the symmetric correction.
+  T upper_correction() const noexcept { return upper_correction_; }
+
+  /// The correction calibrated.
+  cqr_correction correction() const noexcept { return correction_; }
+
+  /// The miscoverage level calibrated for.
+  double alpha() const noexcept { return alpha_; }
+
+  /// [lower - q_lo, upper + q_hi] for one test point. O(1).
+  /// Throws invalid_argument on a non-finite prediction.
+  interval<T> predict(T lower, T upper) const {
+    constexpr std::string_view where =
+        "tessera::conformal::conformalized_quantile_regressor::predict";
+    require_finite(where, "lower", lower);
+    require_finite(where, "upper", upper);
+    return {lower - lower_correction_, upper + upper_correction_};
+  }
+
+  /// One interval per test point. O(m).
+  /// Throws invalid_argument on a size mismatch, an empty or a non-finite input.
+  std::vector<interval<T>> predict(std::span<const T> lower, std::span<const T> upper) const {
+    require_quantile_predictions("tessera::conformal::conformalized_quantile_regressor::predict",
+                                 lower, upper);
+    std::vector<interval<T>> intervals(lower.size());
+    for (std::size_t i = 0; i < lower.size(); ++i)
+      intervals[i] = {lower[i] - lower_correction_, upper[i] + upper_correction_};
+    return intervals;
+  }
+
+ private:
+  static void require_quantile_predictions(std::string_view where, std::span<const T> lower,
+                                           std::span<const T> upper) {
+    require_nonempty(where, "lower", lower.size());
+    require_same_size(where, "upper", upper.size(), "lower", lower.size());
+    require_all_finite(where, "lower", lower);
+    require_all_finite(where, "upper", upper);
+  }
+
+  void calibrate_symmetric(std::span<const T> y, std::span<const T> lower,
+                           std::span<const T> upper) {
+    std::vector<T> scores(y.size());
+    for (std::size_t i = 0; i < y.size(); ++i)
+      scores[i] = std::max(lower[i] - y[i], y[i] - upper[i]);
+    lower_correction_ = conformal_quantile_in_place(std::span<T>(scores), alpha_);
+    upper_correction_ = lower_correction_;
+  }
+
+  // Each side is a one-sided split conformal problem at level alpha / 2; the union bound over
+  // the two sides gives 1 - alpha. Halving a double is exact, so the ranks stay exact.
+  void calibrate_asymmetric(std::span<const T> y, std::span<const T> lower,
+                            std::span<const T> upper) {
+    std::vector<T> below(y.size()), above(y.size());
+    for (std::size_t i = 0; i < y.size(); ++i) {
+      below[i] = lower[i] - y[i];
+      above[i] = y[i] - upper[i];
+    }
+    lower_correction_ = conformal_quantile_in_place(std::span<T>(below), alpha_ / 2);
+    upper_correction_ = conformal_quantile_in_place(std::span<T>(above), alpha_ / 2);
+  }
+
+  T lower_correction_{};
+  T upper_correction_{};
+  double alpha_;
+  cqr_correction correction_;
+};
+
+}  // namespace tessera::conformal

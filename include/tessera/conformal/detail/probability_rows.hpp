@@ -1,0 +1,119 @@
+#pragma once
+// Internals of the classification headers: the checks of an n x K probability matrix and its
+// labels at the public boundary, and a loop over rows that gives each thread its own scratch.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/matrix_view.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal::detail {
+
+/// The element type of a matrix container.
+template <class M>
+using element_of = std::remove_cvref_t<typename std::remove_cvref_t<M>::value_type>;
+
+/// A row-major float or double matrix: what the classification functions take and deduce T from.
+template <class M>
+concept real_matrix = float_or_double<element_of<M>> && row_major_matrix_of<M, element_of<M>>;
+
+/// How far a row sum may be from 1 before it is refused (the spec's 1e-6; MAPIE allows 1e-5).
+inline constexpr double row_sum_tolerance = 1e-6;
+
+/// A probability matrix that passed the checks: a view of the caller's data, or of a copy whose
+/// rows were divided by their sums. Neither copyable nor movable: it is a local of one call.
+template <float_or_double T>
+class checked_probabilities {
+ public:
+  /// Requires a two-dimensional matrix with K >= 1 columns of finite values >= 0, each row
+  /// summing to 1 within row_sum_tolerance (renormalize = false) or to a positive number (true).
+  /// Throws invalid_argument naming `name` and the offending entry or row. O(n K).
+  template <row_major_matrix_of<T> M>
+  checked_probabilities(const M& matrix, bool renormalize, std::string_view where,
+                        std::string_view name) {
+    const std::string label(name);
+    require(matrix.dimension() == 2, where, label + ".dimension()", matrix.dimension(), "2");
+    view_ = view_of<T>(matrix);
+    require(view_.cols >= 1, where, label + ".shape()[1]", view_.cols, ">= 1 (a class)");
+    std::vector<double> sums(view_.rows);
+    for (std::size_t i = 0; i < view_.rows; ++i) sums[i] = checked_row_sum(i, where, label);
+    for (std::size_t i = 0; i < view_.rows; ++i) {
+      const std::string row_name = "the sum of " + label + " row " + tessera::detail::to_text(i);
+      if (renormalize)
+        require(sums[i] > 0, where, row_name, sums[i], "> 0 to renormalize");
+      else
+        require(std::abs(sums[i] - 1) <= row_sum_tolerance, where, row_name, sums[i],
+                "1 within 1e-6 (or row_sums::renormalized)");
+    }
+    if (renormalize) divide_rows_by(sums);
+  }
+
+  checked_probabilities(const checked_probabilities&) = delete;
+  checked_probabilities& operator=(const checked_probabilities&) = delete;
+
+  /// The n x K probabilities to work on.
+  const matrix_view<const T>& view() const noexcept { return view_; }
+
+ private:
+  // Sums in double: a float row of K = 1000 summed in float could drift past the tolerance.
+  double checked_row_sum(std::size_t i, std::string_view where, const std::string& label) const {
+    double sum = 0;
+    for (std::size_t j = 0; j < view_.cols; ++j) {
+      const T p = view_(i, j);
+      if (!(std::isfinite(p) && p >= 0))
+        require(false, where,
+                label + "(" + tessera::detail::to_text(i) + ", " + tessera::detail::to_text(j) + ")",
+                p, "a finite number >= 0");
+      sum += static_cast<double>(p);
+    }
+    return sum;
+  }
+
+  void divide_rows_by(const std::vector<double>& sums) {
+    renormalized_.resize(view_.rows * view_.cols);
+    for (std::size_t i = 0; i < view_.rows; ++i)
+      for (std::size_t j = 0; j < view_.cols; ++j)
+        renormalized_[i * view_.cols + j] = static_cast<T>(static_cast<double>(view_(i, j)) / sums[i]);
+    view_.data = renormalized_.data();
+  }
+
+  matrix_view<const T> view_;
+  std::vector<T> renormalized_;
+};
+
+/// Requires one label per row of the matrix called `matrix_name`, each in [0, classes). O(n).
+inline void require_labels(std::string_view where, std::span<const std::int32_t> labels,
+                           std::string_view matrix_name, std::size_t rows, std::size_t classes) {
+  require(labels.size() == rows, where, "labels.size()", labels.size(),
+          std::string(matrix_name) + ".shape()[0] = " + tessera::detail::to_text(rows));
+  const auto last = static_cast<std::int32_t>(classes) - 1;
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    require_in_range(where, "labels[" + tessera::detail::to_text(i) + "]", labels[i], std::int32_t{0}, last);
+}
+
+/// Calls body(i, scratch) for every row i < rows, in parallel where OpenMP is on; each thread
+/// makes its scratch once with make_scratch(). The bodies must not throw.
+template <class MakeScratch, class Body>
+void for_each_row(std::size_t rows, MakeScratch make_scratch, Body body) {
+  const auto count = static_cast<std::int64_t>(rows);
+#if defined(_OPENMP)
+#pragma omp parallel if (count > 256)
+#endif
+  {
+    auto scratch = make_scratch();
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t i = 0; i < count; ++i) body(static_cast<std::size_t>(i), scratch);
+  }
+}
+
+}  // namespace tessera::conformal::detail

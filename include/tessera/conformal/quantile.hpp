@@ -1,0 +1,194 @@
+#pragma once
+// The conformal quantile: the finite-sample order statistic every split method calibrates with.
+//
+// For n calibration scores and miscoverage alpha, q = the k-th smallest score with
+// k = ceil((n + 1)(1 - alpha)), and q = +inf when k > n (the set is then every label, the interval
+// the whole line). With exchangeable data P(score_test <= q) >= 1 - alpha, and <= 1 - alpha +
+// 1/(n + 1) when the scores have no ties (Vovk et al. 2005; Lei et al. 2018). This is MAPIE's
+// np.quantile(scores, k / n, method="lower").
+//
+// The ranks are computed exactly for the double alpha given: (n + 1) alpha is formed with its
+// rounding error (fma), so k never moves by one because (n + 1)(1 - alpha) rounded up to an
+// integer. Scores are selected with nth_element, O(n), never sorted.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal {
+
+/// floor(n_plus_1 * alpha) computed exactly for the double alpha (n_plus_1 < 2^53). O(1).
+inline std::uint64_t floor_of_scaled_level(std::uint64_t n_plus_1, double alpha) {
+  const double n = static_cast<double>(n_plus_1);
+  const double product = n * alpha;
+  const double rounding_error = std::fma(n, alpha, -product);  // n * alpha = product + error
+  double whole = std::floor(product);
+  if (whole == product && rounding_error < 0) whole -= 1;  // product was rounded up onto an integer
+  return static_cast<std::uint64_t>(whole);
+}
+
+/// k = ceil((n + 1)(1 - alpha)): the rank of the conformal quantile among n scores, exact for the
+/// double alpha. k > n means the quantile is +inf. Throws invalid_argument unless 0 < alpha < 1.
+inline std::uint64_t upper_rank(std::uint64_t n, double alpha) {
+  require_open_unit_interval("tessera::conformal::upper_rank", "alpha", alpha);
+  return (n + 1) - floor_of_scaled_level(n + 1, alpha);
+}
+
+/// k = floor((n + 1) alpha): the rank of the lower jackknife+/CV+ bound among n values, exact
+/// for the double alpha. k = 0 means the bound is -inf. Throws unless 0 < alpha < 1.
+inline std::uint64_t lower_rank(std::uint64_t n, double alpha) {
+  require_open_unit_interval("tessera::conformal::lower_rank", "alpha", alpha);
+  return floor_of_scaled_level(n + 1, alpha);
+}
+
+/// The k-th smallest of values (k from 1), reordering values; -inf for k = 0, +inf for
+/// k > values.size(). O(n) expected (nth_element).
+template <float_or_double T>
+T order_statistic_in_place(std::span<T> values, std::uint64_t k) {
+  if (k == 0) return -std::numeric_limits<T>::infinity();
+  if (k > values.size()) return std::numeric_limits<T>::infinity();
+  const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
+  std::nth_element(values.begin(), kth, values.end());
+  return *kth;
+}
+
+namespace detail {
+
+template <float_or_double T>
+void require_calibration_scores(std::string_view where, std::span<const T> scores) {
+  require_nonempty(where, "scores", scores.size());
+  require_no_nan(where, "scores", scores);
+}
+
+}  // namespace detail
+
+/// The conformal quantile of scores at miscoverage alpha, reordering scores (no copy).
+/// scores: n >= 1 values, +inf allowed, NaN not; alpha in (0, 1).
+/// Returns the ceil((n + 1)(1 - alpha))-th smallest score, or +inf when that rank exceeds n.
+/// O(n) expected. Throws invalid_argument on an empty or NaN-holding input or a bad alpha.
+template <float_or_double T>
+T conformal_quantile_in_place(std::span<T> scores, double alpha) {
+  constexpr std::string_view where = "tessera::conformal::conformal_quantile";
+  require_open_unit_interval(where, "alpha", alpha);
+  detail::require_calibration_scores(where, std::span<const T>(scores));
+  return order_statistic_in_place(scores, upper_rank(scores.size(), alpha));
+}
+
+/// The conformal quantile of scores at miscoverage alpha, leaving scores as they are (one copy).
+/// Same contract and errors as conformal_quantile_in_place. O(n) time, O(n) memory.
+template <float_or_double T>
+T conformal_quantile(std::span<const T> scores, double alpha) {
+  std::vector<T> copy(scores.begin(), scores.end());
+  return conformal_quantile_in_place(std::span<T>(copy), alpha);
+}
+
+/// The weighted conformal quantile for covariate shift (Tibshirani, Barber, Candès, Ramdas 2019):
+/// with p_i = w_i / (sum_j w_j + w_test) and p_test = w_test / (...), the smallest score s with
+/// sum_{i: s_i <= s} p_i >= 1 - alpha, where the test point's mass sits at +inf (so the result
+/// is +inf when the calibration mass alone never reaches 1 - alpha).
+/// weights: w_i >= 0 finite, one per score, e.g. the likelihood ratio dP_test/dP_train at x_i;
+/// test_weight: w_test >= 0 at the test point. Equal weights give conformal_quantile's value.
+/// O(n log n) (a sort: the weights make selection by rank impossible).
+/// Throws invalid_argument on size mismatch, NaN scores, negative or non-finite weights, a zero
+/// total weight, or a bad alpha.
+template <float_or_double T>
+T weighted_conformal_quantile(std::span<const T> scores, std::span<const T> weights,
+                              T test_weight, double alpha) {
+  constexpr std::string_view where = "tessera::conformal::weighted_conformal_quantile";
+  require_open_unit_interval(where, "alpha", alpha);
+  detail::require_calibration_scores(where, scores);
+  require_same_size(where, "weights", weights.size(), "scores", scores.size());
+  require_all_finite(where, "weights", weights);
+  require(std::isfinite(test_weight) && test_weight >= 0, where, "test_weight", test_weight,
+          "a finite number >= 0");
+  double total = test_weight;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    require(weights[i] >= 0, where, "weights[" + tessera::detail::to_text(i) + "]", weights[i], ">= 0");
+    total += weights[i];
+  }
+  require(total > 0, where, "the total weight", total, "> 0");
+
+  std::vector<std::size_t> order(scores.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+  // Compare the cumulative weight with (1 - alpha) * total rather than normalizing each weight:
+  // equal weights then reproduce the unweighted rank up to the rounding of (1 - alpha)(n + 1).
+  const double target = (1.0 - alpha) * total;
+  double mass = 0;
+  for (std::size_t i : order) {
+    mass += weights[i];
+    if (mass >= target) return scores[i];
+  }
+  return std::numeric_limits<T>::infinity();
+}
+
+/// The exact conformal quantile of a calibration set too large to hold, fed in chunks.
+///
+/// The total count n must be known up front (it fixes the rank k); the object keeps only the
+/// n - k + 1 largest scores seen, about alpha * n of them, so 10^8 scores at alpha = 0.1 need 10^7
+/// in memory. The result equals conformal_quantile over the concatenated chunks, bit for bit.
+template <float_or_double T>
+class streaming_quantile {
+ public:
+  /// total: the number of scores that will be pushed (>= 1); alpha in (0, 1).
+  /// Throws invalid_argument on a bad total or alpha. O(1).
+  streaming_quantile(std::uint64_t total, double alpha)
+      : total_(total), rank_(total), kept_(0) {
+    constexpr std::string_view where = "tessera::conformal::streaming_quantile";
+    require(total >= 1, where, "total", total, ">= 1");
+    require_open_unit_interval(where, "alpha", alpha);
+    rank_ = upper_rank(total, alpha);
+    kept_ = rank_ > total ? 0 : total - rank_ + 1;
+  }
+
+  /// Adds a chunk of scores. Amortized O(chunk size); memory O(kept + chunk).
+  /// Throws invalid_argument on NaN scores or on more scores than announced.
+  void push(std::span<const T> chunk) {
+    constexpr std::string_view where = "tessera::conformal::streaming_quantile::push";
+    require_no_nan(where, "chunk", chunk);
+    require(seen_ + chunk.size() <= total_, where, "scores pushed", seen_ + chunk.size(),
+            "<= total = " + tessera::detail::to_text(total_));
+    seen_ += chunk.size();
+    if (kept_ == 0) return;
+    largest_.insert(largest_.end(), chunk.begin(), chunk.end());
+    if (largest_.size() >= 2 * kept_ + 1024) keep_largest();
+  }
+
+  /// The number of scores pushed so far.
+  std::uint64_t seen() const noexcept { return seen_; }
+
+  /// The conformal quantile of all scores pushed: +inf when the rank exceeds the total.
+  /// Throws invalid_argument unless exactly `total` scores were pushed. O(kept).
+  T result() {
+    require(seen_ == total_, "tessera::conformal::streaming_quantile::result", "scores pushed",
+            seen_, "== total = " + tessera::detail::to_text(total_));
+    if (kept_ == 0) return std::numeric_limits<T>::infinity();
+    keep_largest();
+    return *std::min_element(largest_.begin(), largest_.end());
+  }
+
+ private:
+  // Keeps the kept_ largest values: the k-th smallest of all is the smallest of these.
+  void keep_largest() {
+    if (largest_.size() <= kept_) return;
+    const auto cut = largest_.begin() + static_cast<std::ptrdiff_t>(kept_);
+    std::nth_element(largest_.begin(), cut - 1, largest_.end(), std::greater<T>());
+    largest_.erase(cut, largest_.end());
+  }
+
+  std::uint64_t total_;
+  std::uint64_t rank_;
+  std::uint64_t kept_;
+  std::uint64_t seen_ = 0;
+  std::vector<T> largest_;
+};
+
+}  // namespace tessera::conformal

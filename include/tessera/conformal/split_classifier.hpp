@@ -1,0 +1,287 @@
+#pragma once
+// Split conformal classification (Vovk, Gammerman, Shafer 2005; Lei et al. 2018 for the split
+// scheme), marginal or class-conditional ("Mondrian", Vovk et al. 2005 ch. 4; the class-specific
+// sets of Sadinle, Lei, Wasserman 2019), with any classification_score, and the choice of RAPS's
+// k_reg and lambda on a holdout set (Angelopoulos, Bates, Malik, Jordan 2021).
+//
+// Calibration: s_i = score(p_i, y_i, u_i) for the n calibration rows and
+//   q   = the ceil((n + 1)(1 - alpha))-th smallest s_i (+inf when that rank exceeds n), or
+//   q_y = the same order statistic of the n_y scores of the rows labelled y (class-conditional).
+// Prediction: C(x) = {y : score(x, y, u) <= q} (or <= q_y).
+// Guarantee, for exchangeable calibration and test points: P(Y in C(X)) >= 1 - alpha, and
+// <= 1 - alpha + 1/(n + 1) when the scores have no ties (randomized APS and RAPS always; LAC and
+// deterministic APS with continuous probabilities; not Top-K, whose scores are ranks).
+// Class-conditional: P(Y in C(X) | Y = y) >= 1 - alpha for every label y.
+//
+// Random draws, the contract a device backend reproduces bit for bit:
+//   calibration row i:  u_i = uniform<T>(random_stream(seed, 0), i)
+//   test row j:         u_j = uniform<T>(random_stream(seed, 1), first_row + j)
+// first_row lets a test set split into batches draw exactly as it would in one call.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+#include <xtensor/xtensor.hpp>
+
+#include "tessera/conformal/classification_score.hpp"
+#include "tessera/conformal/detail/probability_rows.hpp"
+#include "tessera/conformal/quantile.hpp"
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/matrix_view.hpp"
+#include "tessera/core/random.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal {
+
+/// What a function taking probabilities does with a row whose sum is not 1 within 1e-6.
+enum class row_sums {
+  checked,       ///< throw invalid_argument: such a row is usually logits passed for probabilities
+  renormalized,  ///< divide the row by its sum (a row summing to 0 still throws)
+};
+
+/// Options of split_classifier.
+struct split_classifier_options {
+  /// One threshold per label, from the calibration rows of that label (Mondrian).
+  bool class_conditional = false;
+  /// Rows whose sum is not 1 within 1e-6: refused or renormalized.
+  row_sums sums = row_sums::checked;
+};
+
+namespace detail {
+
+/// s_i = score_of(score, row i, labels[i], u_i) with u_i = uniform<T>(random_stream(seed, 0), i).
+template <float_or_double T, classification_score<T> S>
+std::vector<T> score_rows(const S& score, const matrix_view<const T>& probabilities,
+                          std::span<const std::int32_t> labels, std::uint64_t seed) {
+  std::vector<T> scores(probabilities.rows);
+  const random_stream stream(seed, 0);
+  for_each_row(
+      probabilities.rows, [&] { return std::vector<std::int32_t>(probabilities.cols); },
+      [&](std::size_t i, std::vector<std::int32_t>& scratch) {
+        scores[i] = score_of(score, probabilities.row(i), labels[i], uniform<T>(stream, i),
+                             std::span<std::int32_t>(scratch));
+      });
+  return scores;
+}
+
+/// q_y for every label y: the conformal quantile of the scores of the rows labelled y (+inf for
+/// a label with too few rows, none included). O(n) expected.
+template <float_or_double T>
+std::vector<T> class_conditional_thresholds(std::span<const T> scores,
+                                            std::span<const std::int32_t> labels,
+                                            std::size_t classes, double alpha) {
+  std::vector<std::vector<T>> by_label(classes);
+  for (std::size_t i = 0; i < scores.size(); ++i) by_label[labels[i]].push_back(scores[i]);
+  std::vector<T> thresholds(classes);
+  for (std::size_t y = 0; y < classes; ++y)
+    thresholds[y] = order_statistic_in_place(std::span<T>(by_label[y]),
+                                             upper_rank(by_label[y].size(), alpha));
+  return thresholds;
+}
+
+/// The mean size of the sets of the rows for one threshold, row j drawing
+/// uniform<T>(random_stream(seed, 1), j). O(n (K + s log K)).
+template <float_or_double T, classification_score<T> S>
+double mean_set_size(const S& score, const matrix_view<const T>& probabilities, T threshold,
+                     std::uint64_t seed) {
+  std::vector<std::int32_t> order(probabilities.cols);
+  const auto in_set = std::make_unique<bool[]>(probabilities.cols);
+  const random_stream stream(seed, 1);
+  std::size_t total = 0;
+  for (std::size_t j = 0; j < probabilities.rows; ++j)
+    total += fill_prediction_set(score, probabilities.row(j), threshold, uniform<T>(stream, j),
+                                 std::span<std::int32_t>(order),
+                                 std::span<bool>(in_set.get(), probabilities.cols));
+  return static_cast<double>(total) / static_cast<double>(probabilities.rows);
+}
+
+/// The scratch of one thread building sets: label indices, and scores for per-label thresholds.
+template <float_or_double T>
+struct set_scratch {
+  std::vector<std::int32_t> order;
+  std::vector<T> scores;
+};
+
+}  // namespace detail
+
+/// The calibration scores s_i = score(row i, labels[i], u_i), u_i = uniform<T>(random_stream(seed,
+/// 0), i): what split_classifier calibrates on, for conformal_p_values or a custom quantile.
+/// probabilities: n x K, rows summing to 1 (or renormalized, see row_sums); labels: n in [0, K).
+/// O(n K) for LAC, O(n (K + r log r)) for ranked scores with true-label rank r.
+/// Throws invalid_argument on a bad matrix, label count or label, or bad score parameters.
+template <detail::real_matrix M, classification_score<detail::element_of<M>> S>
+std::vector<detail::element_of<M>> calibration_scores(const S& score, const M& probabilities,
+                                                      std::span<const std::int32_t> labels,
+                                                      std::uint64_t seed,
+                                                      row_sums sums = row_sums::checked) {
+  using T = detail::element_of<M>;
+  constexpr std::string_view where = "tessera::conformal::calibration_scores";
+  detail::require_valid_score(score, where);
+  const detail::checked_probabilities<T> checked(probabilities, sums == row_sums::renormalized,
+                                                 where, "probabilities");
+  detail::require_labels(where, labels, "probabilities", checked.view().rows, checked.view().cols);
+  return detail::score_rows(score, checked.view(), labels, seed);
+}
+
+/// A split conformal classifier: thresholds calibrated once, then prediction sets for any number
+/// of test rows. A value type holding the score, the seed and K thresholds at most.
+///
+///   const split_classifier classifier(aps_score{}, calibration_probabilities, labels, 0.1, seed);
+///   xt::xtensor<bool, 2> sets = classifier.predict(test_probabilities);  // n_test x K
+template <float_or_double T, classification_score<T> Score>
+class split_classifier {
+ public:
+  /// Calibrates on n >= 1 rows of K probabilities (rows summing to 1 within 1e-6 unless
+  /// options.sums renormalizes) with labels in [0, K), at miscoverage alpha in (0, 1); seed names
+  /// the draws of randomized scores (see the top of this header).
+  /// O(n K) (LAC) to O(n (K + r log r)) (ranked scores, r the true label's rank), O(n) memory.
+  /// Throws invalid_argument on a bad alpha, an empty calibration set, a NaN, infinite or
+  /// negative probability, a row sum off 1, a label count or label out of range, k_reg < 0 or
+  /// lambda < 0.
+  template <row_major_matrix_of<T> M>
+  split_classifier(const Score& score, const M& probabilities, std::span<const std::int32_t> labels,
+                   double alpha, std::uint64_t seed, split_classifier_options options = {})
+      : score_(score), seed_(seed), options_(options) {
+    constexpr std::string_view where = "tessera::conformal::split_classifier";
+    require_open_unit_interval(where, "alpha", alpha);
+    detail::require_valid_score(score, where);
+    const detail::checked_probabilities<T> checked(
+        probabilities, options.sums == row_sums::renormalized, where, "probabilities");
+    const matrix_view<const T>& view = checked.view();
+    require(view.rows >= 1, where, "probabilities.shape()[0]", view.rows, ">= 1 (a calibration row)");
+    detail::require_labels(where, labels, "probabilities", view.rows, view.cols);
+    classes_ = view.cols;
+    std::vector<T> scores = detail::score_rows(score, view, labels, seed);
+    if (options.class_conditional)
+      thresholds_ = detail::class_conditional_thresholds<T>(scores, labels, classes_, alpha);
+    else
+      thresholds_ = {order_statistic_in_place(std::span<T>(scores), upper_rank(scores.size(), alpha))};
+  }
+
+  /// The prediction sets of m test rows: sets(j, y) says whether label y is in the set of row j.
+  /// Row j draws u = uniform<T>(random_stream(seed, 1), first_row + j).
+  /// O(m (K + s log K)) for sets of s labels (marginal), O(m K log K) (class-conditional).
+  /// Throws invalid_argument on a bad matrix or a K different from the calibration's.
+  template <row_major_matrix_of<T> M>
+  xt::xtensor<bool, 2> predict(const M& probabilities, std::uint64_t first_row = 0) const {
+    constexpr std::string_view where = "tessera::conformal::split_classifier::predict";
+    const detail::checked_probabilities<T> checked(
+        probabilities, options_.sums == row_sums::renormalized, where, "probabilities");
+    const matrix_view<const T>& view = checked.view();
+    require(view.cols == classes_, where, "probabilities.shape()[1]", view.cols,
+            "the calibration's K = " + tessera::detail::to_text(classes_));
+    auto sets = xt::xtensor<bool, 2>::from_shape({view.rows, classes_});
+    bool* const out = sets.data();
+    const random_stream stream(seed_, 1);
+    detail::for_each_row(
+        view.rows,
+        [&] { return detail::set_scratch<T>{std::vector<std::int32_t>(classes_), std::vector<T>(classes_)}; },
+        [&](std::size_t j, detail::set_scratch<T>& scratch) {
+          const std::span<bool> in_set(out + j * classes_, classes_);
+          fill_set(view.row(j), uniform<T>(stream, first_row + j), scratch, in_set);
+        });
+    return sets;
+  }
+
+  /// The threshold that label y is held to: q_y (class-conditional) or the common q. +inf means
+  /// too few calibration rows for alpha: the label is always in the set.
+  T threshold(std::int32_t label) const {
+    return thresholds_.size() == 1 ? thresholds_.front() : thresholds_[label];
+  }
+
+  /// The thresholds: one (marginal) or one per label (class-conditional).
+  std::span<const T> thresholds() const noexcept { return thresholds_; }
+
+  /// K, the number of labels.
+  std::size_t classes() const noexcept { return classes_; }
+
+  /// The score calibrated with.
+  const Score& score() const noexcept { return score_; }
+
+ private:
+  void fill_set(std::span<const T> row, T u, detail::set_scratch<T>& scratch,
+                std::span<bool> in_set) const {
+    if (thresholds_.size() == 1) {
+      fill_prediction_set(score_, row, thresholds_.front(), u, std::span<std::int32_t>(scratch.order), in_set);
+      return;
+    }
+    fill_scores(score_, row, u, std::span<std::int32_t>(scratch.order), std::span<T>(scratch.scores));
+    for (std::size_t y = 0; y < classes_; ++y) in_set[y] = scratch.scores[y] <= thresholds_[y];
+  }
+
+  Score score_;
+  std::uint64_t seed_;
+  split_classifier_options options_;
+  std::size_t classes_ = 0;
+  std::vector<T> thresholds_;
+};
+
+/// Deduces T from the matrix: split_classifier(aps_score{}, probabilities, labels, alpha, seed).
+template <class Score, detail::real_matrix M>
+split_classifier(const Score&, const M&, std::span<const std::int32_t>, double, std::uint64_t)
+    -> split_classifier<detail::element_of<M>, Score>;
+
+/// Deduces T from the matrix, with options.
+template <class Score, detail::real_matrix M>
+split_classifier(const Score&, const M&, std::span<const std::int32_t>, double, std::uint64_t,
+                 split_classifier_options) -> split_classifier<detail::element_of<M>, Score>;
+
+/// The lambda values Angelopoulos et al. (2021) search for RAPS.
+inline constexpr std::array<double, 5> raps_lambda_grid{0.001, 0.01, 0.1, 0.2, 0.5};
+
+/// RAPS with k_reg and lambda chosen on a holdout set, as Angelopoulos et al. (2021) do:
+///   k_reg  = the conformal (1 - alpha) quantile of the holdout's true-label ranks, i.e. the
+///            ceil((n + 1)(1 - alpha))-th smallest rank (K when that exceeds n), as MAPIE does
+///            (the paper's code takes numpy's 'higher' (1 - alpha) quantile, without the n + 1);
+///   lambda = the grid value whose RAPS sets, calibrated on the holdout and built for its rows,
+///            are smallest on average (the first of equals).
+/// The holdout must not be the calibration set of the returned score, or the guarantee is lost.
+/// Draws: calibration row i uses random_stream(seed, 0), set row j random_stream(seed, 1).
+/// O(G n K log K) for a grid of G values. Throws invalid_argument on a bad matrix, labels or
+/// alpha, an empty holdout or grid, or a negative or non-finite grid value.
+template <detail::real_matrix M>
+raps_score select_raps_score(const M& holdout_probabilities,
+                             std::span<const std::int32_t> holdout_labels, double alpha,
+                             bool randomized, std::uint64_t seed,
+                             std::span<const double> lambda_grid = raps_lambda_grid,
+                             row_sums sums = row_sums::checked) {
+  using T = detail::element_of<M>;
+  constexpr std::string_view where = "tessera::conformal::select_raps_score";
+  require_open_unit_interval(where, "alpha", alpha);
+  require_nonempty(where, "lambda_grid", lambda_grid.size());
+  const detail::checked_probabilities<T> checked(holdout_probabilities,
+                                                 sums == row_sums::renormalized, where,
+                                                 "holdout_probabilities");
+  const matrix_view<const T>& view = checked.view();
+  require(view.rows >= 1, where, "holdout_probabilities.shape()[0]", view.rows, ">= 1");
+  detail::require_labels(where, holdout_labels, "holdout_probabilities", view.rows, view.cols);
+
+  for (const double lambda : lambda_grid) raps_score{0, lambda, randomized}.require_valid(where);
+
+  std::vector<T> ranks = detail::score_rows(top_k_score{}, view, holdout_labels, seed);
+  const T rank_quantile = order_statistic_in_place(std::span<T>(ranks), upper_rank(ranks.size(), alpha));
+  const auto classes = static_cast<std::int32_t>(view.cols);
+  const std::int32_t k_reg =
+      rank_quantile <= static_cast<T>(classes) ? static_cast<std::int32_t>(rank_quantile) : classes;
+
+  raps_score best{k_reg, lambda_grid.front(), randomized};
+  double best_size = std::numeric_limits<double>::infinity();
+  for (const double lambda : lambda_grid) {
+    const raps_score candidate{k_reg, lambda, randomized};
+    std::vector<T> scores = detail::score_rows(candidate, view, holdout_labels, seed);
+    const T q = order_statistic_in_place(std::span<T>(scores), upper_rank(scores.size(), alpha));
+    const double size = detail::mean_set_size(candidate, view, q, seed);
+    if (size < best_size) {
+      best_size = size;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+}  // namespace tessera::conformal

@@ -1,0 +1,349 @@
+#pragma once
+// Split conformal regression around a fitted model's predictions mu(x).
+//
+// Calibration rows (y_i, mu(x_i)) not used to fit the model give scores s_i; q is their conformal
+// quantile (quantile.hpp) and the interval of a test point is mu(x) -+ q, or mu(x) -+ q sigma(x):
+//
+//   absolute residual    s = |y - mu(x)|              (Lei, G'Sell, Rinaldo, Tibshirani,
+//                                                       Wasserman, JASA 2018, section 2.2)
+//   normalized residual  s = |y - mu(x)| / sigma(x)   (locally weighted: Lei et al. 2018, section
+//                                                       5.2; Papadopoulos, Gammerman, Vovk 2008)
+//
+// With exchangeable calibration and test rows, P(y in C(x)) >= 1 - alpha, and <= 1 - alpha +
+// 1/(n + 1) when the scores have no ties. sigma is any positive scale fixed before calibration
+// (a residual model, an ensemble spread, a GP posterior sd); it moves the width, not the guarantee.
+//
+// Under covariate shift (the test x drawn from a different law than the calibration x, the law of
+// y given x unchanged), weighted_split_conformal_regressor weights calibration row i by the
+// likelihood ratio w(x_i) = dP_test/dP_train (x_i) and the test point by w(x): the quantile is
+// weighted_conformal_quantile's, and the coverage 1 - alpha holds under the shifted law
+// (Tibshirani, Barber, Candès, Ramdas, "Conformal prediction under covariate shift", NeurIPS
+// 2019). The scores are sorted once at calibration, so each test point costs O(log n).
+//
+// MAPIE's SplitConformalRegressor(prefit=True) with conformity_score "absolute" or
+// ResidualNormalisedScore(prefit=True) computes the same intervals.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/conformal/interval.hpp"
+#include "tessera/conformal/quantile.hpp"
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/validate.hpp"
+
+namespace tessera::conformal {
+
+namespace detail {
+
+/// Checks a calibration or test set of targets and predictions: same length, n >= 1, finite.
+template <float_or_double T>
+void require_targets_and_predictions(std::string_view where, std::span<const T> y,
+                                     std::span<const T> prediction) {
+  require_nonempty(where, "y", y.size());
+  require_same_size(where, "prediction", prediction.size(), "y", y.size());
+  require_all_finite(where, "y", y);
+  require_all_finite(where, "prediction", prediction);
+}
+
+/// Checks scales sigma: one per prediction, each finite and > 0.
+template <float_or_double T>
+void require_scales(std::string_view where, std::span<const T> sigma, std::size_t size) {
+  require_same_size(where, "sigma", sigma.size(), "prediction", size);
+  for (std::size_t i = 0; i < sigma.size(); ++i)
+    require_positive(where, "sigma[" + tessera::detail::to_text(i) + "]", sigma[i]);
+}
+
+/// Checks likelihood-ratio weights: one per calibration row, finite, >= 0, of positive sum.
+/// Returns the sum. O(n).
+template <float_or_double T>
+double require_weights(std::string_view where, std::span<const T> weights, std::size_t size) {
+  require_same_size(where, "weights", weights.size(), "y", size);
+  double total = 0;
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    require(std::isfinite(weights[i]) && weights[i] >= 0, where,
+            "weights[" + tessera::detail::to_text(i) + "]", weights[i], "a finite number >= 0");
+    total += weights[i];
+  }
+  require(total > 0, where, "the total calibration weight", total, "> 0");
+  return total;
+}
+
+/// Checks that a predict call passes sigma exactly when the calibration used the normalized score.
+inline void require_matching_score(std::string_view where, bool normalized, bool sigma_given) {
+  require(normalized == sigma_given, where, "sigma", sigma_given ? "given" : "missing",
+          normalized ? "one per prediction (calibrated with the normalized residual)"
+                     : "none (calibrated with the absolute residual)");
+}
+
+/// s_i = |y_i - prediction_i| / sigma_i, or |y_i - prediction_i| when sigma is empty. O(n).
+template <float_or_double T>
+std::vector<T> residual_scores(std::span<const T> y, std::span<const T> prediction,
+                               std::span<const T> sigma) {
+  std::vector<T> scores(y.size());
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    scores[i] = std::abs(y[i] - prediction[i]);
+    if (!sigma.empty()) scores[i] /= sigma[i];
+  }
+  return scores;
+}
+
+/// [prediction - q sigma, prediction + q sigma]; q = +inf gives the whole line.
+template <float_or_double T>
+interval<T> scaled_interval(T prediction, T q, T sigma) {
+  const T half_width = q * sigma;  // q = inf, sigma > 0: inf, never NaN
+  return {prediction - half_width, prediction + half_width};
+}
+
+}  // namespace detail
+
+/// Split conformal regression: calibrate once on held-out rows, then an interval per test point.
+template <float_or_double T>
+class split_conformal_regressor {
+ public:
+  /// Absolute residual score s = |y - prediction|.
+  /// y, prediction: n >= 1 finite calibration targets and the model's predictions of them;
+  /// alpha in (0, 1). O(n) time (selection), O(n) transient memory.
+  /// Throws invalid_argument on a size mismatch, an empty or non-finite input, or a bad alpha.
+  split_conformal_regressor(std::span<const T> y, std::span<const T> prediction, double alpha)
+      : split_conformal_regressor(y, prediction, {}, alpha, false) {}
+
+  /// Normalized residual score s = |y - prediction| / sigma.
+  /// sigma: n finite scales > 0 of the calibration rows. Otherwise as above.
+  /// Throws invalid_argument also on a sigma of the wrong size or <= 0.
+  split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
+                            std::span<const T> sigma, double alpha)
+      : split_conformal_regressor(y, prediction, sigma, alpha, true) {}
+
+  /// The conformal quantile q of the calibration scores (+inf when ceil((n+1)(1-alpha)) > n).
+  T quantile() const noexcept { return quantile_; }
+
+  /// The miscoverage level calibrated for.
+  double alpha() const noexcept { return alpha_; }
+
+  /// The number of calibration rows n.
+  std::size_t calibration_size() const noexcept { return calibration_size_; }
+
+  /// Whether the calibration used the normalized score (predict then needs sigma).
+  bool normalized() const noexcept { return normalized_; }
+
+  /// [prediction - q, prediction + q] (absolute score). O(1).
+  /// Throws invalid_argument on a non-finite prediction or if calibrated with sigma.
+  interval<T> predict(T prediction) const {
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, false);
+    require_finite(where, "prediction", prediction);
+    return detail::scaled_interval(prediction, quantile_, T{1});
+  }
+
+  /// [prediction - q sigma, prediction + q sigma] (normalized score). O(1).
+  /// Throws invalid_argument on a non-finite prediction, sigma <= 0, or if calibrated without
+  /// sigma.
+  interval<T> predict(T prediction, T sigma) const {
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, true);
+    require_finite(where, "prediction", prediction);
+    require_positive(where, "sigma", sigma);
+    return detail::scaled_interval(prediction, quantile_, sigma);
+  }
+
+  /// One interval per prediction (absolute score). O(m). Errors as predict(T).
+  std::vector<interval<T>> predict(std::span<const T> prediction) const {
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, false);
+    require_all_finite(where, "prediction", prediction);
+    std::vector<interval<T>> intervals(prediction.size());
+    for (std::size_t i = 0; i < prediction.size(); ++i)
+      intervals[i] = detail::scaled_interval(prediction[i], quantile_, T{1});
+    return intervals;
+  }
+
+  /// One interval per (prediction, sigma) (normalized score). O(m). Errors as predict(T, T),
+  /// and invalid_argument when sigma.size() != prediction.size().
+  std::vector<interval<T>> predict(std::span<const T> prediction, std::span<const T> sigma) const {
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, true);
+    require_all_finite(where, "prediction", prediction);
+    detail::require_scales(where, sigma, prediction.size());
+    std::vector<interval<T>> intervals(prediction.size());
+    for (std::size_t i = 0; i < prediction.size(); ++i)
+      intervals[i] = detail::scaled_interval(prediction[i], quantile_, sigma[i]);
+    return intervals;
+  }
+
+ private:
+  split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
+                            std::span<const T> sigma, double alpha, bool normalized)
+      : alpha_(alpha), calibration_size_(y.size()), normalized_(normalized) {
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor";
+    require_open_unit_interval(where, "alpha", alpha);
+    detail::require_targets_and_predictions(where, y, prediction);
+    if (normalized) detail::require_scales(where, sigma, prediction.size());
+    auto scores = detail::residual_scores(y, prediction, sigma);
+    quantile_ = conformal_quantile_in_place(std::span<T>(scores), alpha);
+  }
+
+  T quantile_{};
+  double alpha_;
+  std::size_t calibration_size_;
+  bool normalized_;
+};
+
+/// Weighted split conformal regression for covariate shift (Tibshirani et al. 2019): the
+/// quantile of each test point depends on its own likelihood ratio.
+template <float_or_double T>
+class weighted_split_conformal_regressor {
+ public:
+  /// Absolute residual score. y, prediction: n >= 1 finite calibration rows; weights: the
+  /// likelihood ratios w(x_i) >= 0, finite, of positive sum (any common factor cancels);
+  /// alpha in (0, 1). O(n log n) time (one sort), O(n) memory.
+  /// Throws invalid_argument on a size mismatch, an empty or non-finite input, a negative
+  /// weight, a zero total weight, or a bad alpha.
+  weighted_split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
+                                     std::span<const T> weights, double alpha)
+      : weighted_split_conformal_regressor(y, prediction, {}, weights, alpha, false) {}
+
+  /// Normalized residual score |y - prediction| / sigma; sigma: n finite scales > 0.
+  /// Otherwise as above; throws also on a sigma of the wrong size or <= 0.
+  weighted_split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
+                                     std::span<const T> sigma, std::span<const T> weights,
+                                     double alpha)
+      : weighted_split_conformal_regressor(y, prediction, sigma, weights, alpha, true) {}
+
+  /// The weighted conformal quantile for a test point of likelihood ratio test_weight >= 0:
+  /// weighted_conformal_quantile(scores, weights, test_weight, alpha), up to the rounding of the
+  /// total weight. O(log n). Throws invalid_argument on a negative or non-finite test_weight.
+  T quantile(T test_weight) const {
+    require_test_weight("tessera::conformal::weighted_split_conformal_regressor::quantile",
+                        "test_weight", test_weight);
+    return quantile_unchecked(test_weight);
+  }
+
+  /// The miscoverage level calibrated for.
+  double alpha() const noexcept { return alpha_; }
+
+  /// The number of calibration rows n.
+  std::size_t calibration_size() const noexcept { return sorted_scores_.size(); }
+
+  /// Whether the calibration used the normalized score (predict then needs sigma).
+  bool normalized() const noexcept { return normalized_; }
+
+  /// prediction -+ quantile(test_weight) (absolute score). O(log n).
+  /// Throws invalid_argument on a non-finite prediction, a bad test_weight, or if calibrated
+  /// with sigma.
+  interval<T> predict(T prediction, T test_weight) const {
+    constexpr std::string_view where =
+        "tessera::conformal::weighted_split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, false);
+    require_finite(where, "prediction", prediction);
+    require_test_weight(where, "test_weight", test_weight);
+    return detail::scaled_interval(prediction, quantile_unchecked(test_weight), T{1});
+  }
+
+  /// prediction -+ quantile(test_weight) sigma (normalized score). O(log n).
+  /// Throws also on sigma <= 0, or if calibrated without sigma.
+  interval<T> predict(T prediction, T sigma, T test_weight) const {
+    constexpr std::string_view where =
+        "tessera::conformal::weighted_split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, true);
+    require_finite(where, "prediction", prediction);
+    require_positive(where, "sigma", sigma);
+    require_test_weight(where, "test_weight", test_weight);
+    return detail::scaled_interval(prediction, quantile_unchecked(test_weight), sigma);
+  }
+
+  /// One interval per (prediction, test_weight) (absolute score). O(m log n).
+  /// Errors as predict(T, T), and invalid_argument on sizes that differ.
+  std::vector<interval<T>> predict(std::span<const T> prediction,
+                                   std::span<const T> test_weights) const {
+    constexpr std::string_view where =
+        "tessera::conformal::weighted_split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, false);
+    return predict_all(where, prediction, {}, test_weights);
+  }
+
+  /// One interval per (prediction, sigma, test_weight) (normalized score). O(m log n).
+  /// Errors as predict(T, T, T), and invalid_argument on sizes that differ.
+  std::vector<interval<T>> predict(std::span<const T> prediction, std::span<const T> sigma,
+                                   std::span<const T> test_weights) const {
+    constexpr std::string_view where =
+        "tessera::conformal::weighted_split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, true);
+    detail::require_scales(where, sigma, prediction.size());
+    return predict_all(where, prediction, sigma, test_weights);
+  }
+
+ private:
+  weighted_split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
+                                     std::span<const T> sigma, std::span<const T> weights,
+                                     double alpha, bool normalized)
+      : alpha_(alpha), normalized_(normalized) {
+    constexpr std::string_view where = "tessera::conformal::weighted_split_conformal_regressor";
+    require_open_unit_interval(where, "alpha", alpha);
+    detail::require_targets_and_predictions(where, y, prediction);
+    if (normalized) detail::require_scales(where, sigma, prediction.size());
+    calibration_weight_ = detail::require_weights(where, weights, y.size());
+    sort_with_cumulative_weights(detail::residual_scores(y, prediction, sigma), weights);
+  }
+
+  // Orders the scores and accumulates their weights in that order, in double as
+  // weighted_conformal_quantile does, so a test point's quantile is one binary search.
+  void sort_with_cumulative_weights(const std::vector<T>& scores, std::span<const T> weights) {
+    std::vector<std::size_t> order(scores.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return scores[a] < scores[b]; });
+    sorted_scores_.resize(scores.size());
+    cumulative_weight_.resize(scores.size());
+    double mass = 0;
+    for (std::size_t r = 0; r < order.size(); ++r) {
+      sorted_scores_[r] = scores[order[r]];
+      mass += weights[order[r]];
+      cumulative_weight_[r] = mass;
+    }
+  }
+
+  // The smallest sorted score whose cumulative weight reaches (1 - alpha)(W + w_test); the
+  // cumulative weights never decrease (the weights are >= 0), so lower_bound finds it.
+  T quantile_unchecked(T test_weight) const {
+    const double target = (1.0 - alpha_) * (calibration_weight_ + test_weight);
+    const auto reached =
+        std::lower_bound(cumulative_weight_.begin(), cumulative_weight_.end(), target);
+    if (reached == cumulative_weight_.end()) return std::numeric_limits<T>::infinity();
+    return sorted_scores_[static_cast<std::size_t>(reached - cumulative_weight_.begin())];
+  }
+
+  static void require_test_weight(std::string_view where, std::string_view name, T test_weight) {
+    require(std::isfinite(test_weight) && test_weight >= 0, where, name, test_weight,
+            "a finite number >= 0");
+  }
+
+  std::vector<interval<T>> predict_all(std::string_view where, std::span<const T> prediction,
+                                       std::span<const T> sigma,
+                                       std::span<const T> test_weights) const {
+    require_all_finite(where, "prediction", prediction);
+    require_same_size(where, "test_weights", test_weights.size(), "prediction", prediction.size());
+    for (std::size_t i = 0; i < test_weights.size(); ++i)
+      require_test_weight(where, "test_weights[" + tessera::detail::to_text(i) + "]",
+                          test_weights[i]);
+    std::vector<interval<T>> intervals(prediction.size());
+    for (std::size_t i = 0; i < prediction.size(); ++i)
+      intervals[i] = detail::scaled_interval(prediction[i], quantile_unchecked(test_weights[i]),
+                                             sigma.empty() ? T{1} : sigma[i]);
+    return intervals;
+  }
+
+  std::vector<T> sorted_scores_;
+  std::vector<double> cumulative_weight_;
+  double calibration_weight_ = 0;
+  double alpha_;
+  bool normalized_;
+};
+
+}  // namespace tessera::conformal

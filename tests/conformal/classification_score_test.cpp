@@ -1,0 +1,219 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <tessera/conformal/classification_score.hpp>
+#include <tessera/core/random.hpp>
+#include <vector>
+
+#include "conformal/oracles/classification_score_oracles.hpp"
+
+namespace cf = tessera::conformal;
+namespace oracle = tessera::test::classification_score_oracles;
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+std::span<const double> oracle_row(std::size_t i) {
+  return std::span<const double>(oracle::probabilities).subspan(i * oracle::classes, oracle::classes);
+}
+
+// MAPIE's set of row i for threshold number t of a flattened [threshold][row][label] table.
+template <std::size_t N>
+std::vector<bool> oracle_set(const std::array<bool, N>& sets, std::size_t t, std::size_t i) {
+  const auto first = sets.begin() + static_cast<std::ptrdiff_t>((t * oracle::rows + i) * oracle::classes);
+  return std::vector<bool>(first, first + static_cast<std::ptrdiff_t>(oracle::classes));
+}
+
+// The set of a row as a vector<bool>, for comparison with MAPIE's.
+template <class Score, class T>
+std::vector<bool> set_of(const Score& score, std::span<const T> row, T threshold, T u) {
+  std::vector<std::int32_t> scratch(row.size());
+  auto in_set = std::make_unique<bool[]>(row.size());
+  cf::fill_prediction_set(score, row, threshold, u, std::span<std::int32_t>(scratch),
+                          std::span<bool>(in_set.get(), row.size()));
+  return std::vector<bool>(in_set.get(), in_set.get() + row.size());
+}
+
+template <class Score, class T>
+T score_of(const Score& score, std::span<const T> row, std::int32_t label, T u) {
+  std::vector<std::int32_t> scratch(row.size());
+  return cf::score_of(score, row, label, u, std::span<std::int32_t>(scratch));
+}
+
+std::int32_t top_label(std::span<const double> row) {
+  return static_cast<std::int32_t>(std::max_element(row.begin(), row.end()) - row.begin());
+}
+
+// MAPIE's include_last_label=False never returns an empty set: where tessera's deterministic set
+// is empty (the top label alone already scores above q), MAPIE keeps the top label. Otherwise
+// the two agree.
+template <class Score, std::size_t N>
+void check_against_last_excluded(const Score& score, const std::array<bool, N>& mapie,
+                                 std::span<const double> thresholds, int& empty_rows) {
+  for (std::size_t t = 0; t < thresholds.size(); ++t)
+    for (std::size_t i = 0; i < oracle::rows; ++i) {
+      const auto ours = set_of(score, oracle_row(i), thresholds[t], 0.5);
+      const auto theirs = oracle_set(mapie, t, i);
+      if (std::count(ours.begin(), ours.end(), true) > 0) {
+        CHECK(ours == theirs);
+        continue;
+      }
+      ++empty_rows;
+      const std::int32_t top = top_label(oracle_row(i));
+      CHECK(std::count(theirs.begin(), theirs.end(), true) == 1);
+      CHECK(theirs[static_cast<std::size_t>(top)]);
+      CHECK(score_of(score, oracle_row(i), top, 0.5) > thresholds[t]);
+    }
+}
+
+// Rows with many ties: probabilities j / 20 for random j, normalized (K = 7).
+std::vector<double> tied_rows(std::size_t rows, std::size_t classes, std::uint64_t seed) {
+  const tessera::random_stream stream(seed);
+  std::vector<double> table(rows * classes);
+  for (std::size_t i = 0; i < rows; ++i) {
+    double sum = 0;
+    for (std::size_t j = 0; j < classes; ++j) {
+      const double draw = tessera::uniform<double>(stream, i * classes + j);
+      table[i * classes + j] = std::floor(draw * 4) + 1;
+      sum += table[i * classes + j];
+    }
+    for (std::size_t j = 0; j < classes; ++j) table[i * classes + j] /= sum;
+  }
+  return table;
+}
+
+}  // namespace
+
+TEST_CASE("scores equal those of MAPIE's LAC, APS, RAPS and Top-K classes") {
+  for (std::size_t i = 0; i < oracle::rows; ++i) {
+    const auto row = oracle_row(i);
+    const std::int32_t y = oracle::labels[i];
+    CAPTURE(i);
+    CHECK(score_of(cf::lac_score{}, row, y, 0.5) == oracle::lac_scores[i]);
+    // The cumulative mass through y is summed in the same order as numpy's cumsum: same bits.
+    CHECK(score_of(cf::aps_score{false}, row, y, 0.5) == oracle::aps_deterministic_scores[i]);
+    CHECK(score_of(cf::top_k_score{}, row, y, 0.5) == oracle::top_k_positions[i] + 1);
+    CHECK(score_of(cf::top_k_score{}, row, y, 0.5) == oracle::true_label_ranks[i]);
+    const cf::raps_score raps{oracle::k_reg, oracle::lambda, false};
+    CHECK(score_of(raps, row, y, 0.5) == oracle::raps_deterministic_scores[i]);
+    // MAPIE's randomized score is m + p - u p; tessera's m + U p with U = 1 - u. Both sides
+    // round at most three times on values <= 1: they agree within 3 * 2^-53 < 4e-16.
+    const double u = 1 - oracle::score_u[i];
+    CHECK(score_of(cf::aps_score{true}, row, y, u) ==
+          Approx(oracle::aps_randomized_scores[i]).margin(4e-16));
+  }
+}
+
+TEST_CASE("LAC and Top-K sets equal MAPIE's for given thresholds") {
+  for (std::size_t t = 0; t < oracle::thresholds.size(); ++t)
+    for (std::size_t i = 0; i < oracle::rows; ++i)
+      CHECK(set_of(cf::lac_score{}, oracle_row(i), oracle::thresholds[t], 0.5) ==
+            oracle_set(oracle::lac_sets, t, i));
+  for (std::size_t t = 0; t < oracle::top_k_positions_kept.size(); ++t)
+    for (std::size_t i = 0; i < oracle::rows; ++i)
+      CHECK(set_of(cf::top_k_score{}, oracle_row(i), oracle::top_k_positions_kept[t] + 1.0, 0.5) ==
+            oracle_set(oracle::top_k_sets, t, i));
+}
+
+TEST_CASE("APS sets equal MAPIE's with the last label included, excluded and randomized") {
+  for (std::size_t t = 0; t < oracle::thresholds.size(); ++t)
+    for (std::size_t i = 0; i < oracle::rows; ++i) {
+      CAPTURE(t, i);
+      const double q = oracle::thresholds[t];
+      // include_last_label=True keeps every label whose preceding mass is below q: u = 0.
+      CHECK(set_of(cf::aps_score{true}, oracle_row(i), q, 0.0) ==
+            oracle_set(oracle::aps_sets_last_included, t, i));
+      // "randomized" keeps the crossing label when u >= (C_L - q) / p_L, i.e. U = 1 - u.
+      CHECK(set_of(cf::aps_score{true}, oracle_row(i), q, 1 - oracle::set_u[i]) ==
+            oracle_set(oracle::aps_sets_randomized, t, i));
+    }
+  int empty_rows = 0;
+  check_against_last_excluded(cf::aps_score{false}, oracle::aps_sets_last_excluded,
+                              oracle::thresholds, empty_rows);
+  CHECK(empty_rows > 0);  // the data exercise the one documented difference
+}
+
+TEST_CASE("RAPS sets equal MAPIE's deterministic ones and the paper's randomized rule") {
+  int empty_rows = 0;
+  const cf::raps_score deterministic{oracle::k_reg, oracle::lambda, false};
+  check_against_last_excluded(deterministic, oracle::raps_sets_last_excluded,
+                              oracle::raps_thresholds, empty_rows);
+  const cf::raps_score randomized{oracle::k_reg, oracle::lambda, true};
+  for (std::size_t t = 0; t < oracle::raps_thresholds.size(); ++t)
+    for (std::size_t i = 0; i < oracle::rows; ++i)
+      CHECK(set_of(randomized, oracle_row(i), oracle::raps_thresholds[t], oracle::set_u[i]) ==
+            oracle_set(oracle::raps_sets_randomized_paper, t, i));
+}
+
+TEST_CASE("ties in probability are broken by the lower label index") {
+  const std::array<double, 4> row{0.25, 0.125, 0.5, 0.125};
+  const std::span<const double> p(row);
+  // Ranking: label 2 (0.5), label 0 (0.25), label 1 (0.125, lower index), label 3.
+  CHECK(score_of(cf::top_k_score{}, p, 2, 0.0) == 1);
+  CHECK(score_of(cf::top_k_score{}, p, 0, 0.0) == 2);
+  CHECK(score_of(cf::top_k_score{}, p, 1, 0.0) == 3);
+  CHECK(score_of(cf::top_k_score{}, p, 3, 0.0) == 4);
+  CHECK(score_of(cf::aps_score{false}, p, 1, 0.0) == 0.875);
+  CHECK(score_of(cf::aps_score{false}, p, 3, 0.0) == 1.0);
+  CHECK(set_of(cf::top_k_score{}, p, 3.0, 0.0) == std::vector<bool>{true, true, true, false});
+}
+
+TEST_CASE("the randomized APS and RAPS sets keep the crossing label with probability (q - m - penalty) / p") {
+  const std::array<double, 3> row{0.5, 0.3, 0.2};
+  const std::span<const double> p(row);
+  // q = 0.65: label 1 crosses (m = 0.5, p = 0.3): kept when 0.5 + 0.3 U <= 0.65, U <= 0.5.
+  CHECK(set_of(cf::aps_score{true}, p, 0.65, 0.49) == std::vector<bool>{true, true, false});
+  CHECK(set_of(cf::aps_score{true}, p, 0.65, 0.51) == std::vector<bool>{true, false, false});
+  // Label 0 alone: 0.5 U <= 0.2 holds for U <= 0.4; above, the set is empty (Romano et al.
+  // allow empty sets; they are what makes the coverage exact).
+  CHECK(set_of(cf::aps_score{true}, p, 0.2, 0.39) == std::vector<bool>{true, false, false});
+  CHECK(set_of(cf::aps_score{true}, p, 0.2, 0.41) == std::vector<bool>{false, false, false});
+  // RAPS k_reg = 1, lambda = 0.25: label 1 pays 0.25, kept when 0.5 + 0.3 U + 0.25 <= 0.9.
+  const cf::raps_score raps{1, 0.25, true};
+  CHECK(set_of(raps, p, 0.9, 0.49) == std::vector<bool>{true, true, false});
+  CHECK(set_of(raps, p, 0.9, 0.51) == std::vector<bool>{true, false, false});
+  // The deterministic APS set holds the labels whose cumulative mass is <= q.
+  CHECK(set_of(cf::aps_score{false}, p, 0.8, 0.0) == std::vector<bool>{true, true, false});
+  CHECK(set_of(cf::aps_score{false}, p, 0.79, 0.0) == std::vector<bool>{true, false, false});
+  CHECK(set_of(cf::lac_score{}, p, inf, 0.0) == std::vector<bool>{true, true, true});
+  CHECK(set_of(cf::raps_score{0, 0.5, false}, p, inf, 0.0) == std::vector<bool>{true, true, true});
+}
+
+TEMPLATE_TEST_CASE("a label is in the set exactly when its score is <= q, also at q = its score",
+                   "", float, double) {
+  // Rows full of ties, every label's own score as threshold: the boundary where a different
+  // summation order between scoring and set building would show.
+  const std::size_t rows = 300, classes = 7;
+  const auto table = tied_rows(rows, classes, 5);
+  const std::vector<TestType> typed(table.begin(), table.end());
+  const tessera::random_stream stream(6);
+  std::vector<std::int32_t> scratch(classes);
+  std::vector<TestType> all_scores(classes);
+  const auto check_score = [&](const auto& score) {
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::span<const TestType> row(typed.data() + i * classes, classes);
+      const TestType u = tessera::uniform<TestType>(stream, i);
+      cf::fill_scores(score, row, u, std::span<std::int32_t>(scratch), std::span<TestType>(all_scores));
+      for (std::size_t y = 0; y < classes; ++y) {
+        const auto label = static_cast<std::int32_t>(y);
+        REQUIRE(all_scores[y] == score_of(score, row, label, u));
+        const TestType q = all_scores[y];
+        const auto in_set = set_of(score, row, q, u);
+        for (std::size_t z = 0; z < classes; ++z) REQUIRE(in_set[z] == (all_scores[z] <= q));
+      }
+    }
+  };
+  check_score(cf::lac_score{});
+  check_score(cf::aps_score{true});
+  check_score(cf::aps_score{false});
+  check_score(cf::raps_score{2, 0.05, true});
+  check_score(cf::raps_score{0, 0.3, false});
+  check_score(cf::top_k_score{});
+}
