@@ -7,10 +7,8 @@ Prints one JSON object per line: {"name", "anchor", "seconds", "items_per_second
 where compare_with names the Google Benchmark entry of tessera measuring the same work; see
 bench/report.py, which joins the two.
 """
-import json
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -18,21 +16,9 @@ import qmcpy
 import scipy
 from scipy.stats import qmc
 
+from timing import best_of, emit
+
 warnings.filterwarnings("ignore")
-
-
-def best_of(fn, repeats=3):
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def emit(name, anchor, seconds, items, compare_with):
-    print(json.dumps({"name": name, "anchor": anchor, "seconds": seconds,
-                      "items_per_second": items / seconds, "compare_with": compare_with}), flush=True)
 
 
 def generators():
