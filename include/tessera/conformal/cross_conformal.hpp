@@ -489,8 +489,9 @@ cross_conformal_regressor<T, X, fitted_model_t<Fit>> fit_jackknife_after_bootstr
     const std::string name = "resamples[" + tessera::detail::to_text(b) + "]";
     require_nonempty(where, name, resamples[b].size());
     for (std::size_t j = 0; j < resamples[b].size(); ++j)
-      require(resamples[b][j] < n, where, name + "[" + tessera::detail::to_text(j) + "]",
-              resamples[b][j], "< y.size() = " + tessera::detail::to_text(n));
+      if (resamples[b][j] >= n)  // the name is formatted only on failure
+        require(false, where, name + "[" + tessera::detail::to_text(j) + "]", resamples[b][j],
+                "< y.size() = " + tessera::detail::to_text(n));
   }
   auto given = [&, n](std::size_t b, std::vector<std::size_t>& training,
                       std::vector<std::size_t>& held_out) {

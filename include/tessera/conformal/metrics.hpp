@@ -135,8 +135,9 @@ size_summary interval_widths(std::span<const interval<T>> intervals) {
   std::vector<double> widths(intervals.size());
   for (std::size_t i = 0; i < intervals.size(); ++i) {
     widths[i] = static_cast<double>(intervals[i].width());
-    require(!std::isnan(widths[i]), where, "intervals[" + tessera::detail::to_text(i) + "].width()",
-            widths[i], "a number (not NaN)");
+    if (std::isnan(widths[i]))  // the name is formatted only on failure
+      require(false, where, "intervals[" + tessera::detail::to_text(i) + "].width()", widths[i],
+              "a number (not NaN)");
   }
   const double mean = detail::mean_of(widths);
   return {mean, detail::median_in_place(widths)};

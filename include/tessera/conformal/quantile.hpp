@@ -111,7 +111,8 @@ T weighted_conformal_quantile(std::span<const T> scores, std::span<const T> weig
           "a finite number >= 0");
   double total = test_weight;
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    require(weights[i] >= 0, where, "weights[" + tessera::detail::to_text(i) + "]", weights[i], ">= 0");
+    if (!(weights[i] >= 0))  // the name is formatted only on failure
+      require(false, where, "weights[" + tessera::detail::to_text(i) + "]", weights[i], ">= 0");
     total += weights[i];
   }
   require(total > 0, where, "the total weight", total, "> 0");

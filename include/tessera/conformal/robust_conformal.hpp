@@ -54,15 +54,16 @@ namespace detail {
 /// Requires a smoothed score of point i to lie in [0, 1] (NaN rejected).
 template <float_or_double T>
 void require_unit_mean(std::string_view where, std::size_t i, T mean) {
-  require(mean >= 0 && mean <= 1, where, "a smoothed score of point " + tessera::detail::to_text(i), mean,
-          "0 <= score <= 1");
+  if (!(mean >= 0 && mean <= 1))  // the name is formatted only on failure
+    require(false, where, "a smoothed score of point " + tessera::detail::to_text(i), mean, "0 <= score <= 1");
 }
 
 /// Requires a sample variance of point i to be finite and >= 0.
 template <float_or_double T>
 void require_variance(std::string_view where, std::size_t i, T variance) {
-  require(std::isfinite(variance) && variance >= 0, where,
-          "a score variance of point " + tessera::detail::to_text(i), variance, "a finite number >= 0");
+  if (!(std::isfinite(variance) && variance >= 0))  // the name is formatted only on failure
+    require(false, where, "a score variance of point " + tessera::detail::to_text(i), variance,
+            "a finite number >= 0");
 }
 
 }  // namespace detail

@@ -57,7 +57,8 @@ template <float_or_double T>
 void require_scales(std::string_view where, std::span<const T> sigma, std::size_t size) {
   require_same_size(where, "sigma", sigma.size(), "prediction", size);
   for (std::size_t i = 0; i < sigma.size(); ++i)
-    require_positive(where, "sigma[" + tessera::detail::to_text(i) + "]", sigma[i]);
+    if (!(std::isfinite(sigma[i]) && sigma[i] > 0))  // the name is formatted only on failure
+      require_positive(where, "sigma[" + tessera::detail::to_text(i) + "]", sigma[i]);
 }
 
 /// Checks likelihood-ratio weights: one per calibration row, finite, >= 0, of positive sum.
@@ -67,8 +68,8 @@ double require_weights(std::string_view where, std::span<const T> weights, std::
   require_same_size(where, "weights", weights.size(), "y", size);
   double total = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
-    require(std::isfinite(weights[i]) && weights[i] >= 0, where,
-            "weights[" + tessera::detail::to_text(i) + "]", weights[i], "a finite number >= 0");
+    if (!(std::isfinite(weights[i]) && weights[i] >= 0))  // the name is formatted only on failure
+      require(false, where, "weights[" + tessera::detail::to_text(i) + "]", weights[i], "a finite number >= 0");
     total += weights[i];
   }
   require(total > 0, where, "the total calibration weight", total, "> 0");
@@ -158,9 +159,9 @@ class split_conformal_regressor {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
     detail::require_matching_score(where, normalized_, false);
     require_all_finite(where, "prediction", prediction);
-    std::vector<interval<T>> intervals(prediction.size());
-    for (std::size_t i = 0; i < prediction.size(); ++i)
-      intervals[i] = detail::scaled_interval(prediction[i], quantile_, T{1});
+    std::vector<interval<T>> intervals;
+    intervals.reserve(prediction.size());  // no zero-filling pass over memory about to be written
+    for (const T mu : prediction) intervals.push_back(detail::scaled_interval(mu, quantile_, T{1}));
     return intervals;
   }
 

@@ -96,16 +96,23 @@ inline void require_same_size(std::string_view where, std::string_view name, std
 /// Requires every element to be finite; names the first offending index. O(n).
 template <std::floating_point T>
 void require_all_finite(std::string_view where, std::string_view name, std::span<const T> values) {
+  // A branch-free pass first (it vectorizes); the offending index is looked for only on failure.
+  bool all_finite = true;
+  for (const T v : values) all_finite &= v - v == T(0);  // inf - inf and NaN - NaN are NaN
+  if (all_finite) return;
   for (std::size_t i = 0; i < values.size(); ++i)
-    if (!std::isfinite(values[i]))  // the element's name is formatted only on failure
+    if (!std::isfinite(values[i]))
       require(false, where, std::string(name) + "[" + detail::to_text(i) + "]", values[i], "a finite number");
 }
 
 /// Requires no element to be NaN (infinities allowed: an unbounded score is legitimate). O(n).
 template <std::floating_point T>
 void require_no_nan(std::string_view where, std::string_view name, std::span<const T> values) {
+  bool no_nan = true;  // branch-free first, as in require_all_finite
+  for (const T v : values) no_nan &= v == v;
+  if (no_nan) return;
   for (std::size_t i = 0; i < values.size(); ++i)
-    if (std::isnan(values[i]))  // the element's name is formatted only on failure
+    if (std::isnan(values[i]))
       require(false, where, std::string(name) + "[" + detail::to_text(i) + "]", values[i], "a number (not NaN)");
 }
 

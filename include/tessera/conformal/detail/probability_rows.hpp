@@ -46,12 +46,11 @@ class checked_probabilities {
     std::vector<double> sums(view_.rows);
     for (std::size_t i = 0; i < view_.rows; ++i) sums[i] = checked_row_sum(i, where, label);
     for (std::size_t i = 0; i < view_.rows; ++i) {
+      const bool ok = renormalize ? sums[i] > 0 : std::abs(sums[i] - 1) <= row_sum_tolerance;
+      if (ok) continue;  // the row's name is formatted only on failure
       const std::string row_name = "the sum of " + label + " row " + tessera::detail::to_text(i);
-      if (renormalize)
-        require(sums[i] > 0, where, row_name, sums[i], "> 0 to renormalize");
-      else
-        require(std::abs(sums[i] - 1) <= row_sum_tolerance, where, row_name, sums[i],
-                "1 within 1e-6 (or row_sums::renormalized)");
+      require(false, where, row_name, sums[i],
+              renormalize ? "> 0 to renormalize" : "1 within 1e-6 (or row_sums::renormalized)");
     }
     if (renormalize) divide_rows_by(sums);
   }
@@ -96,7 +95,8 @@ inline void require_labels(std::string_view where, std::span<const std::int32_t>
           std::string(matrix_name) + ".shape()[0] = " + tessera::detail::to_text(rows));
   const auto last = static_cast<std::int32_t>(classes) - 1;
   for (std::size_t i = 0; i < labels.size(); ++i)
-    require_in_range(where, "labels[" + tessera::detail::to_text(i) + "]", labels[i], std::int32_t{0}, last);
+    if (labels[i] < 0 || labels[i] > last)  // the name is formatted only on failure
+      require_in_range(where, "labels[" + tessera::detail::to_text(i) + "]", labels[i], std::int32_t{0}, last);
 }
 
 /// Calls body(i, scratch) for every row i < rows, in parallel where OpenMP is on; each thread
