@@ -227,7 +227,7 @@ void run_classify(const context& ctx, const classify_options& o) {
 void tour(std::ostream& out) {
   using tessera::examples::diabetes;
   using tessera::examples::diabetes_rows;
-  const std::size_t half = diabetes_rows / 2;
+  constexpr std::size_t half = diabetes_rows / 2;
   std::vector<double> y(diabetes_rows), pred(diabetes_rows), lower(diabetes_rows), upper(diabetes_rows);
   for (std::size_t i = 0; i < diabetes_rows; ++i) {
     y[i] = diabetes[4 * i];
@@ -235,8 +235,8 @@ void tour(std::ostream& out) {
     lower[i] = diabetes[4 * i + 2];
     upper[i] = diabetes[4 * i + 3];
   }
-  const auto first = [half](const std::vector<double>& v) { return std::span<const double>(v).first(half); };
-  const auto rest = [half](const std::vector<double>& v) { return std::span<const double>(v).subspan(half); };
+  const auto first = [](const std::vector<double>& v) { return std::span<const double>(v).first(half); };
+  const auto rest = [](const std::vector<double>& v) { return std::span<const double>(v).subspan(half); };
   const split_conformal_regressor<double> split(first(y), first(pred), 0.1);
   const auto split_intervals = split.predict(rest(pred));
   const conformalized_quantile_regressor<double> cqr(first(y), first(lower), first(upper), 0.1);
