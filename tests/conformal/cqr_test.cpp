@@ -17,6 +17,7 @@
 
 namespace cf = tessera::conformal;
 namespace oracle = tessera::test::cqr_oracles;
+using tessera::test::mean_and_standard_error;
 using tessera::test::message_of;
 
 namespace {
@@ -49,17 +50,6 @@ void check_against_mapie(const cf::conformalized_quantile_regressor<double>& reg
   }
 }
 
-// The mean of per-trial coverages and its standard error.
-std::pair<double, double> mean_and_standard_error(const std::vector<double>& per_trial) {
-  double sum = 0, sum_of_squares = 0;
-  for (const double c : per_trial) {
-    sum += c;
-    sum_of_squares += c * c;
-  }
-  const double t = static_cast<double>(per_trial.size());
-  const double mean = sum / t;
-  return {mean, std::sqrt((sum_of_squares - t * mean * mean) / (t - 1) / t)};
-}
 
 }  // namespace
 

@@ -340,14 +340,7 @@ TEST_CASE("coverage over many draws: jackknife+ and CV+ >= 1 - 2 alpha, minmax >
   const std::array<double, 4> guarantee{1 - 2 * alpha, 1 - alpha, 1 - 2 * alpha - cv_plus_slack,
                                         1 - alpha};
   for (std::size_t k = 0; k < 4; ++k) {
-    double sum = 0, sum_of_squares = 0;
-    for (const double c : coverage[k]) {
-      sum += c;
-      sum_of_squares += c * c;
-    }
-    const double t = static_cast<double>(trials);
-    const double mean = sum / t;
-    const double standard_error = std::sqrt((sum_of_squares - t * mean * mean) / (t - 1) / t);
+    const auto [mean, standard_error] = tessera::test::mean_and_standard_error(coverage[k]);
     INFO("method " << k << ": coverage " << mean << " +- " << standard_error);
     CHECK(mean >= guarantee[k] - 4 * standard_error);
   }

@@ -32,19 +32,6 @@ cf::smoothed_score_table<T> table_of(xt::xtensor<T, 2> mean, xt::xtensor<T, 2> v
   return {std::move(mean), std::move(variance)};
 }
 
-struct mean_and_error {
-  double mean;
-  double standard_error;
-};
-
-mean_and_error summarize(const std::vector<double>& values) {
-  double sum = 0, sum_of_squares = 0;
-  for (double v : values) sum += v;
-  const double n = static_cast<double>(values.size());
-  const double mean = sum / n;
-  for (double v : values) sum_of_squares += (v - mean) * (v - mean);
-  return {mean, std::sqrt(sum_of_squares / (n - 1) / n)};
-}
 
 }  // namespace
 
@@ -164,15 +151,15 @@ TEST_CASE("under the worst-case l2 attack RSCP+ keeps coverage >= 1 - alpha; spl
     coverage_split.push_back(covered / 50);
   }
   for (const auto& covered : {coverage_hoeffding, coverage_bernstein}) {
-    const auto c = summarize(covered);
+    const auto c = mean_and_standard_error(covered);
     CHECK(c.standard_error < 0.01);
     CHECK(c.mean >= 1 - alpha - 3 * c.standard_error);
   }
-  const auto split = summarize(coverage_split);
+  const auto split = mean_and_standard_error(coverage_split);
   CHECK(split.mean < 1 - alpha - 3 * split.standard_error);
   // Not vacuous: the sets are small (full sets would have size 2 and cover trivially).
-  CHECK(summarize(size_hoeffding).mean < 1.2);
-  CHECK(summarize(size_bernstein).mean < 1.2);
+  CHECK(mean_and_standard_error(size_hoeffding).mean < 1.2);
+  CHECK(mean_and_standard_error(size_bernstein).mean < 1.2);
 }
 
 TEST_CASE("RSCP sets lie inside RSCP+ sets, and sets grow with eps") {

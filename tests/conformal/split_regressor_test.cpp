@@ -5,6 +5,7 @@
 #include <limits>
 #include <span>
 #include <tessera/conformal/quantile.hpp>
+#include <tessera/conformal/metrics.hpp>
 #include <tessera/conformal/split_regressor.hpp>
 #include <tessera/core/random.hpp>
 #include <vector>
@@ -14,6 +15,7 @@
 
 namespace cf = tessera::conformal;
 namespace oracle = tessera::test::split_regressor_oracles;
+using tessera::test::mean_and_standard_error;
 using tessera::test::message_of;
 
 namespace {
@@ -58,31 +60,6 @@ std::vector<double> noise_scale(const std::vector<double>& x) {
   std::vector<double> sigma(x.size());
   for (std::size_t i = 0; i < x.size(); ++i) sigma[i] = 0.5 + std::abs(x[i]);
   return sigma;
-}
-
-// The mean of per-trial coverages and its standard error.
-struct coverage_estimate {
-  double mean;
-  double standard_error;
-};
-
-coverage_estimate summarize(const std::vector<double>& per_trial) {
-  double sum = 0, sum_of_squares = 0;
-  for (const double c : per_trial) {
-    sum += c;
-    sum_of_squares += c * c;
-  }
-  const double t = static_cast<double>(per_trial.size());
-  const double mean = sum / t;
-  const double variance = (sum_of_squares - t * mean * mean) / (t - 1);
-  return {mean, std::sqrt(variance / t)};
-}
-
-double fraction_covered(const std::vector<cf::interval<double>>& intervals,
-                        const std::vector<double>& y) {
-  int covered = 0;
-  for (std::size_t i = 0; i < y.size(); ++i) covered += intervals[i].contains(y[i]);
-  return static_cast<double>(covered) / static_cast<double>(y.size());
 }
 
 }  // namespace
@@ -167,12 +144,12 @@ TEST_CASE("split conformal coverage lies in [1 - alpha, 1 - alpha + 1/(n + 1)] o
     const cf::split_conformal_regressor<double> absolute(calibration.y, calibration.x, alpha);
     const cf::split_conformal_regressor<double> normalized(calibration.y, calibration.x,
                                                            noise_scale(calibration.x), alpha);
-    absolute_coverage.push_back(fraction_covered(absolute.predict(test.x), test.y));
+    absolute_coverage.push_back(cf::interval_coverage<double>(absolute.predict(test.x), test.y));
     normalized_coverage.push_back(
-        fraction_covered(normalized.predict(test.x, noise_scale(test.x)), test.y));
+        cf::interval_coverage<double>(normalized.predict(test.x, noise_scale(test.x)), test.y));
   }
   for (const auto& per_trial : {absolute_coverage, normalized_coverage}) {
-    const auto [mean, se] = summarize(per_trial);
+    const auto [mean, se] = mean_and_standard_error(per_trial);
     CHECK(mean >= 1 - alpha - 4 * se);
     CHECK(mean <= 1 - alpha + 1.0 / (n + 1) + 4 * se);
   }
@@ -249,11 +226,11 @@ TEST_CASE("weighted conformal restores coverage under covariate shift; unweighte
         calibration.y, calibration.x, likelihood_ratio(calibration.x), alpha);
     const cf::split_conformal_regressor<double> plain(calibration.y, calibration.x, alpha);
     weighted_coverage.push_back(
-        fraction_covered(weighted.predict(test.x, likelihood_ratio(test.x)), test.y));
-    plain_coverage.push_back(fraction_covered(plain.predict(test.x), test.y));
+        cf::interval_coverage<double>(weighted.predict(test.x, likelihood_ratio(test.x)), test.y));
+    plain_coverage.push_back(cf::interval_coverage<double>(plain.predict(test.x), test.y));
   }
-  const auto weighted_estimate = summarize(weighted_coverage);
-  const auto plain_estimate = summarize(plain_coverage);
+  const auto weighted_estimate = mean_and_standard_error(weighted_coverage);
+  const auto plain_estimate = mean_and_standard_error(plain_coverage);
   CHECK(weighted_estimate.mean >= 1 - alpha - 4 * weighted_estimate.standard_error);
   CHECK(plain_estimate.mean <= 1 - alpha - 0.02);
 }

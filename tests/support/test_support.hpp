@@ -56,4 +56,21 @@ inline double log_log_slope(const std::vector<double>& x, const std::vector<doub
   return (n * sxy - sx * sy) / (n * sxx - sx * sx);
 }
 
+/// The sample mean of per-trial values (coverages, losses) and its standard error
+/// sqrt(s^2 / t), s^2 the unbiased sample variance (two-pass, so no cancellation).
+struct mean_estimate {
+  double mean;
+  double standard_error;
+};
+
+inline mean_estimate mean_and_standard_error(const std::vector<double>& per_trial) {
+  const double t = static_cast<double>(per_trial.size());
+  double sum = 0;
+  for (const double v : per_trial) sum += v;
+  const double mean = sum / t;
+  double squares = 0;
+  for (const double v : per_trial) squares += (v - mean) * (v - mean);
+  return {mean, std::sqrt(squares / (t - 1) / t)};
+}
+
 }  // namespace tessera::test
