@@ -30,27 +30,14 @@ from mapie.conformity_scores import AbsoluteConformityScore
 from mapie.regression import TimeSeriesRegressor
 from sklearn.linear_model import LinearRegression
 
+from cxx_output import cpp_array
+
 ALPHA = 0.1
 GAMMA = 0.02
 N_TRAIN, N_CAL, N_TEST = 40, 40, 60
 DTACI_GAMMAS = [0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128]
 DTACI_SIGMA = 1.0 / 500
 DTACI_ETA = 2.8
-
-
-def cpp_number(v):
-    v = float(v)
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
-def cpp_array(name, values, kind="double"):
-    values = np.asarray(values).ravel()
-    numbers = [cpp_number(v) if kind == "double" else str(int(v)) for v in values]
-    rows = [", ".join(numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
-    body = ",\n    ".join(rows)
-    return f"inline constexpr std::array<{kind}, {values.size}> {name}{{\n    {body}}};"
 
 
 def make_series(rng):

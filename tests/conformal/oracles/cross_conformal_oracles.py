@@ -15,25 +15,9 @@ from mapie.subsample import Subsample
 from sklearn.linear_model import LinearRegression
 from sklearn.model_selection import KFold
 
+from cxx_output import cpp_array, cpp_number, cpp_rows
+
 N_TRAIN, N_TEST = 40, 8
-
-
-def cpp_number(v):
-    v = float(v)
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
-def cpp_rows(numbers, per_line):
-    rows = [", ".join(numbers[i:i + per_line]) for i in range(0, len(numbers), per_line)]
-    return ",\n    ".join(rows)
-
-
-def cpp_array(name, values):
-    values = np.asarray(values, dtype=float).ravel()
-    body = cpp_rows([cpp_number(v) for v in values], 4)
-    return f"inline constexpr std::array<double, {values.size}> {name}{{\n    {body}}};"
 
 
 def cpp_points(name, points):

@@ -22,24 +22,10 @@ from mapie.regression import TimeSeriesRegressor
 from mapie.subsample import BlockBootstrap
 from sklearn.linear_model import LinearRegression
 
+from cxx_output import cpp_array
+
 N_TRAIN, N_TEST, BATCH, MODELS = 20, 9, 3, 15
 CONFIDENCE_LEVELS = [0.9, 0.8]  # alpha = 0.1, 0.2
-
-
-def cpp_number(v):
-    v = float(v)
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
-def cpp_array(name, values, kind="double"):
-    values = np.asarray(values).ravel()
-    numbers = [cpp_number(v) if kind == "double" else str(int(v)) for v in values]
-    per_row = 4 if kind == "double" else 15
-    rows = [", ".join(numbers[i:i + per_row]) for i in range(0, len(numbers), per_row)]
-    body = ",\n    ".join(rows)
-    return f"inline constexpr std::array<{kind}, {values.size}> {name}{{\n    {body}}};"
 
 
 def run(aggregation, bootstrap, x_train, y_train, x_test, y_test):
@@ -98,7 +84,7 @@ def main():
     print(cpp_array("x_test", x_test))
     print(cpp_array("y_test", y_test))
     print("// The resamples MAPIE drew, row b = the training rows of model b.")
-    print(cpp_array("resamples", resamples, kind="int"))
+    print(cpp_array("resamples", resamples, kind="int", per_line=15))
     for aggregation in ["mean", "median"]:
         initial, centers, lower, upper, final = run(aggregation, bootstrap, x_train, y_train,
                                                     x_test, y_test)

@@ -18,23 +18,10 @@ import numpy as np
 import sklearn
 from mapie.risk_control import MultiLabelClassificationController
 
+from cxx_output import cpp_array
+
 N, K = 40, 5
 TARGET_LEVELS = [0.9, 0.8, 0.7]  # alpha = 0.1, 0.2, 0.3
-
-
-def cpp_number(v):
-    v = float(v)
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
-def cpp_array(name, values):
-    values = np.asarray(values, dtype=float).ravel()
-    numbers = [cpp_number(v) for v in values]
-    rows = [", ".join(numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
-    body = ",\n    ".join(rows)
-    return f"inline constexpr std::array<double, {values.size}> {name}{{\n    {body}}};"
 
 
 def main():

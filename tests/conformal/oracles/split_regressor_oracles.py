@@ -14,22 +14,9 @@ from mapie.regression import SplitConformalRegressor
 from mapie.utils import _compute_regression_quantile
 from sklearn.linear_model import LinearRegression
 
+from cxx_output import cpp_array, cpp_number
+
 CONFIDENCE_LEVELS = [0.9, 0.8]  # MAPIE turns these into alpha = 0.1 and 0.2 exactly
-
-
-def cpp_number(v):
-    v = float(v)
-    if np.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
-def cpp_array(name, values):
-    values = np.asarray(values, dtype=float).ravel()
-    numbers = [cpp_number(v) for v in values]
-    rows = [", ".join(numbers[i:i + 4]) for i in range(0, len(numbers), 4)]
-    body = ",\n    ".join(rows)
-    return f"inline constexpr std::array<double, {values.size}> {name}{{\n    {body}}};"
 
 
 def make_data(rng, n):
