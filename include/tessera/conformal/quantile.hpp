@@ -142,12 +142,12 @@ class streaming_quantile {
   /// total: the number of scores that will be pushed (>= 1); alpha in (0, 1).
   /// Throws invalid_argument on a bad total or alpha. O(1).
   streaming_quantile(std::uint64_t total, double alpha)
-      : total_(total), rank_(total), kept_(0) {
+      : total_(total) {
     constexpr std::string_view where = "tessera::conformal::streaming_quantile";
     require(total >= 1, where, "total", total, ">= 1");
     require_open_unit_interval(where, "alpha", alpha);
-    rank_ = upper_rank(total, alpha);
-    kept_ = rank_ > total ? 0 : total - rank_ + 1;
+    const std::uint64_t rank = upper_rank(total, alpha);
+    kept_ = rank > total ? 0 : total - rank + 1;
   }
 
   /// Adds a chunk of scores. Amortized O(chunk size); memory O(kept + chunk).
@@ -186,8 +186,7 @@ class streaming_quantile {
   }
 
   std::uint64_t total_;
-  std::uint64_t rank_;
-  std::uint64_t kept_;
+  std::uint64_t kept_ = 0;  // the n - k + 1 largest scores determine the k-th smallest
   std::uint64_t seen_ = 0;
   std::vector<T> largest_;
 };
