@@ -18,6 +18,7 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/tesseraConfigVersion.cmak
 install(FILES ${PROJECT_BINARY_DIR}/tesseraConfig.cmake
               ${PROJECT_BINARY_DIR}/tesseraConfigVersion.cmake
               cmake/tesseraDependencies.cmake cmake/tesseraFindHeaderOnly.cmake
-              cmake/tesseraCudaTarget.cmake cmake/FindRandom123.cmake cmake/FindLBFGSpp.cmake
+              cmake/tesseraCudaTarget.cmake cmake/tesseraMpiTarget.cmake
+              cmake/FindRandom123.cmake cmake/FindLBFGSpp.cmake
         DESTINATION ${TESSERA_INSTALL_CMAKEDIR})
 install(FILES LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/tessera)

@@ -9,6 +9,7 @@
 #include "tessera/core/config.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/exec.hpp"
+#include "tessera/core/in_process_communicator.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/optimizers.hpp"
 #include "tessera/core/random.hpp"

@@ -78,7 +78,7 @@ struct generation_report {
   T best_fitness = 0;
   std::size_t best_member = 0;
   T gradient_norm = 0;           ///< ‖ĝ‖₂
-  std::uint64_t bytes_sent = 0;  ///< by this rank in the generation's exchange (0 when alone)
+  std::uint64_t bytes_sent = 0;  ///< by this rank in the generation's exchange (0 for the local step)
 };
 
 /// A fitness function: maps a member's view of the parameters to a number to maximize.
