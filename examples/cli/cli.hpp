@@ -56,6 +56,7 @@ nlohmann::json json_number(double value);
 void add_random_command(CLI::App& app, context& ctx);
 void add_qmc_command(CLI::App& app, context& ctx);
 void add_conformal_command(CLI::App& app, context& ctx);
+void add_es_command(CLI::App& app, context& ctx);
 void add_tour_command(CLI::App& app, context& ctx);
 
 }  // namespace tessera::cli

@@ -6,9 +6,12 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <thread>
 #include <vector>
 
+#include "regression_task.hpp"
 #include "support/test_support.hpp"
+#include "tessera/core/in_process_communicator.hpp"
 #include "tessera/core/optimizers.hpp"
 #include "tessera/es/checkpoint.hpp"
 #include "tessera/es/evolution_strategy.hpp"
@@ -18,26 +21,7 @@ using tessera::test::message_of;
 
 namespace {
 
-/// Linear regression y = x W* with W* 8 x 4 and 64 standard normal inputs (fixed streams).
-struct regression {
-  es::matrix<double> x = es::matrix<double>(64, 8);
-  es::matrix<double> w_true = es::matrix<double>(8, 4);
-  es::matrix<double> y;
-  regression() {
-    tessera::fill_normal<double>(tessera::exec::host, tessera::random_stream(99, 0), std::span(x.data(), 512));
-    tessera::fill_normal<double>(tessera::exec::host, tessera::random_stream(99, 1), std::span(w_true.data(), 32));
-    y = x * w_true;
-  }
-  es::parameter_layout layout() const {
-    es::parameter_layout l;
-    l.add_matrix(8, 4);
-    return l;
-  }
-  template <class View>
-  double loss(const View& view) const {
-    return (view.linear(0, x) - y).squaredNorm() / double(y.size());
-  }
-};
+using regression = tessera::test::regression_task;
 
 template <class Noise, class Optimizer>
 double train(const regression& task, Noise noise, Optimizer optimizer, int generations) {
@@ -104,6 +88,29 @@ TEST_CASE("the distributed step of a single process equals the local step") {
     CHECK(a.best_member == b.best_member);
   }
   CHECK(local == distributed);
+}
+
+TEST_CASE("three threads sharing a population end bit-identical to one process running it all") {
+  const regression task;
+  // 10 members over 3 ranks: slices of 4, 4 and 2 (the last padded in the exchange)
+  const es::es_options<double> options{10, 0.1, true, es::fitness_shaping::centered_ranks, es::nonfinite_fitness::reject, 8};
+  const es::evolution_strategy<double, es::low_rank, tessera::adam<double>> s(task.layout(), {2}, options, {0.02});
+  const auto fitness = [&](const auto& view) { return -task.loss(view); };
+  auto local = s.initial_state(std::vector<double>(32, 0.0));
+  for (int g = 0; g < 5; ++g) s.step(local, fitness);
+
+  tessera::in_process_group group(3);
+  std::vector<es::es_state<double>> replicas(3, s.initial_state(std::vector<double>(32, 0.0)));
+  std::vector<std::uint64_t> bytes(3);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 3; ++r)
+    threads.emplace_back([&, r] {
+      auto comm = group.member(r);
+      for (int g = 0; g < 5; ++g) bytes[std::size_t(r)] += s.step(replicas[std::size_t(r)], fitness, comm).bytes_sent;
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& replica : replicas) CHECK(replica == local);
+  CHECK(bytes[0] == 5 * 4 * sizeof(double));  // one slice of 4 fitness values per generation
 }
 
 TEST_CASE("bad configurations and non-finite fitness are clear errors") {
