@@ -71,6 +71,8 @@ class unperturbed_parameters {
       : layout_(&layout), theta_(theta) {
     require_same_size("tessera::es::unperturbed_parameters", "theta", theta.size(), "layout", layout.size());
   }
+  /// A view of a temporary vector would dangle at the end of the statement: refused at compile time.
+  unperturbed_parameters(const parameter_layout&, std::vector<T>&&) = delete;
 
   /// X W_l for a batch X (b × m). O(b m n). Throws invalid_argument on a wrong block or width.
   matrix<T> linear(std::size_t l, const matrix<T>& x) const {
