@@ -57,6 +57,7 @@ void add_random_command(CLI::App& app, context& ctx);
 void add_qmc_command(CLI::App& app, context& ctx);
 void add_conformal_command(CLI::App& app, context& ctx);
 void add_es_command(CLI::App& app, context& ctx);
+void add_zo_command(CLI::App& app, context& ctx);
 void add_tour_command(CLI::App& app, context& ctx);
 
 }  // namespace tessera::cli

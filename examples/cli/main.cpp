@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   tessera::cli::add_qmc_command(app, ctx);
   tessera::cli::add_conformal_command(app, ctx);
   tessera::cli::add_es_command(app, ctx);
+  tessera::cli::add_zo_command(app, ctx);
   tessera::cli::add_tour_command(app, ctx);
 
   try {
