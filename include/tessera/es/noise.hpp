@@ -26,6 +26,7 @@
 #include <string>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/config.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/es/parameter_layout.hpp"
@@ -44,20 +45,20 @@ struct full_rank {};
 template <class N>
 concept noise_kind = std::same_as<N, low_rank> || std::same_as<N, full_rank>;
 
-/// Which noise a population member uses: its stream index and its sign.
+/// Which noise a population member uses: its stream index and its sign (host and device).
 struct member_noise {
   std::uint32_t index = 0;  ///< k: member / 2 with antithetic pairs, else member
   bool negated = false;     ///< the odd member of an antithetic pair
 
   /// Member `member` of a population with or without antithetic pairs. O(1).
-  static member_noise of(std::size_t member, bool antithetic) {
+  TESSERA_HOST_DEVICE static member_noise of(std::uint64_t member, bool antithetic) {
     return antithetic ? member_noise{static_cast<std::uint32_t>(member / 2), member % 2 == 1}
                       : member_noise{static_cast<std::uint32_t>(member), false};
   }
 };
 
 /// The stream of block `layer` for noise index k of generation t. O(1).
-inline random_stream noise_stream(std::uint64_t seed, std::size_t layer, std::uint32_t generation,
+TESSERA_HOST_DEVICE inline random_stream noise_stream(std::uint64_t seed, std::size_t layer, std::uint32_t generation,
                                   std::uint32_t k) {
   return random_stream(seed, static_cast<std::uint32_t>(layer), generation, k);
 }

@@ -61,16 +61,14 @@ struct member_streams {
   bool antithetic;
   T scale;  ///< σ/√r for low-rank noise, σ for full-rank noise
 
-  /// The stream of member first + q (the host's noise_stream of member_noise::of).
+  /// The stream of member first + q.
   __device__ random_stream stream(std::uint64_t q) const {
-    const std::uint64_t member = first + q;
-    const auto k = static_cast<std::uint32_t>(antithetic ? member / 2 : member);
-    return random_stream(seed, layer, generation, k);
+    return noise_stream(seed, layer, generation, member_noise::of(first + q, antithetic).index);
   }
 
   /// −scale for the odd member of an antithetic pair, else scale.
   __device__ T signed_scale(std::uint64_t q) const {
-    return antithetic && (first + q) % 2 == 1 ? -scale : scale;
+    return member_noise::of(first + q, antithetic).negated ? -scale : scale;
   }
 };
 
