@@ -2,7 +2,7 @@
 // conformal quantiles (marginal and per label) and prediction sets, for LAC, APS, RAPS and Top-K,
 // float and double, on rows held in registers (K <= 32, <= 256, <= 1024) and read from memory
 // (K > 1024), softmax rows (continuous) and dyadic rows (many ties, exact sums). Then the input
-// checks: the device reports the host's message.
+// checks: the device reports the host's message, also to calls that run at the same time.
 //
 // Tolerances. LAC and Top-K: identical (their scores involve no sum; ranks are exact counts).
 // APS and RAPS: the mass before a label is a sum of at most K - 1 probabilities of total <= 1,
@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <span>
@@ -25,6 +26,7 @@
 #include <tessera/conformal/cuda/quantile.cuh>
 #include <tessera/conformal/split_classifier.hpp>
 #include <tessera/core/random.hpp>
+#include <thread>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
@@ -279,6 +281,47 @@ TEMPLATE_TEST_CASE("a test set split in batches draws as one call on the device"
   const auto rest = device_sets(cf::aps_score{}, second, q, 17, 1000 + half);
   joined.insert(joined.end(), rest.begin(), rest.end());
   CHECK(joined == whole);
+}
+
+TEST_CASE("concurrent calls on two streams each read back their own input check", "[gpu]") {
+  // Two threads, each with its own stream, call predict_sets at the same time, one on rows with a
+  // bad entry and one on good rows. Their fault words come from one pool: a call that shared its
+  // word with the other would throw for the good rows or miss the bad entry.
+  const auto good = softmax_rows<float>(4000, 300, 12);
+  auto bad_host = good.host;
+  bad_host(3500, 7) = -1.0f;
+  const labelled_rows<float> bad(bad_host, good.labels);
+  const auto expected = device_sets(cf::aps_score{}, good, 0.9f, 3, 0);
+  const std::string bad_message = "tessera::conformal::predict_sets: probabilities(3500, 7) = -1; expected a finite "
+                                  "number >= 0";
+  constexpr int calls = 40;
+  const auto run = [&](const labelled_rows<float>& rows, bool faulty, int& failures) {
+    cudaStream_t stream = nullptr;
+    if (cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) != cudaSuccess) {
+      failures = calls;
+      return;
+    }
+    thrust::device_vector<std::uint8_t> mask(rows.rows() * rows.classes());
+    const tessera::matrix_view<std::uint8_t> sets{thrust::raw_pointer_cast(mask.data()), rows.rows(), rows.classes()};
+    for (int c = 0; c < calls; ++c) {
+      try {
+        const std::string message = message_of(
+            [&] { cf::predict_sets(tessera::exec::cuda{stream}, cf::aps_score{}, rows.view(), 0.9f, 3, 0, sets); });
+        const bool right = faulty ? message == bad_message : message == "(no exception)" && to_host(mask) == expected;
+        failures += right ? 0 : 1;
+      } catch (...) {
+        ++failures;
+      }
+    }
+    cudaStreamDestroy(stream);
+  };
+  int good_failures = 0, bad_failures = 0;  // each written by one thread; Catch2 checks on this one
+  std::thread good_calls(run, std::cref(good), false, std::ref(good_failures));
+  std::thread bad_calls(run, std::cref(bad), true, std::ref(bad_failures));
+  good_calls.join();
+  bad_calls.join();
+  CHECK(good_failures == 0);
+  CHECK(bad_failures == 0);
 }
 
 TEMPLATE_TEST_CASE("per-label LAC thresholds on the device equal the host's class-conditional sets", "[gpu]", float,

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <numeric>
 #include <span>
 #include <tessera/conformal/classification_score.hpp>
 #include <tessera/core/random.hpp>
@@ -87,6 +88,48 @@ std::vector<double> tied_rows(std::size_t rows, std::size_t classes, std::uint64
     for (std::size_t j = 0; j < classes; ++j) table[i * classes + j] /= sum;
   }
   return table;
+}
+
+// The set by brute force, the oracle of fill_prediction_set's partial ranking: every label ranked
+// by a full sort, the mass summed in rank order, the set grown until a score exceeds q.
+template <class Score, class T>
+std::vector<bool> full_sort_set(const Score& score, std::span<const T> row, T q, T u) {
+  std::vector<std::int32_t> order(row.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](std::int32_t a, std::int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::vector<bool> in_set(row.size(), false);
+  T mass = 0;
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const std::int32_t y = order[r];
+    if (!(score.value(row[y], cf::label_standing<T>{static_cast<std::int32_t>(r + 1), mass}, u) <= q)) break;
+    in_set[static_cast<std::size_t>(y)] = true;
+    mass += row[y];
+  }
+  return in_set;
+}
+
+// A row of K probabilities of one of three kinds by id % 3: continuous (softmax of Gaussian
+// logits, temperature 0 to 4), coarse ties (integers 1..4, normalized), or dyadic counts of 256
+// skewed draws (many zeros and ties).
+template <class T>
+std::vector<T> random_row(std::size_t classes, std::uint64_t id) {
+  const tessera::random_stream stream(41, static_cast<std::uint32_t>(id));
+  std::vector<double> row(classes, 0.0);
+  const auto k = static_cast<double>(classes);
+  if (id % 3 == 0) {
+    const double temperature = 4 * tessera::uniform<double>(stream, 0);
+    for (std::size_t j = 0; j < classes; ++j) row[j] = std::exp(temperature * tessera::normal<double>(stream, j + 1));
+  } else if (id % 3 == 1) {
+    for (std::size_t j = 0; j < classes; ++j) row[j] = std::floor(4 * tessera::uniform<double>(stream, j)) + 1;
+  } else {
+    for (std::size_t draw = 0; draw < 256; ++draw)
+      row[static_cast<std::size_t>(k * std::pow(tessera::uniform<double>(stream, draw), 3))] += 1;
+  }
+  const double sum = std::accumulate(row.begin(), row.end(), 0.0);
+  std::vector<T> typed(classes);
+  for (std::size_t j = 0; j < classes; ++j) typed[j] = static_cast<T>(row[j] / sum);
+  return typed;
 }
 
 }  // namespace
@@ -216,4 +259,77 @@ TEMPLATE_TEST_CASE("a label is in the set exactly when its score is <= q, also a
   check_score(cf::raps_score{2, 0.05, true});
   check_score(cf::raps_score{0, 0.3, false});
   check_score(cf::top_k_score{});
+}
+
+TEMPLATE_TEST_CASE("sets built on a partial ranking equal the full-sort sets, ties and q = a score included",
+                   "", float, double) {
+  using T = TestType;
+  const tessera::random_stream draws(42);
+  std::uint64_t id = 0;
+  const auto check_score = [&](const auto& score) {
+    for (const std::size_t classes : {1, 2, 3, 5, 17, 64, 300, 1000}) {
+      const std::size_t rows = classes < 1000 ? 30 : 6;
+      std::vector<std::int32_t> scratch(classes);
+      std::vector<T> scores(classes);
+      auto in_set = std::make_unique<bool[]>(classes);
+      for (std::size_t i = 0; i < rows; ++i, ++id) {
+        const std::vector<T> values = random_row<T>(classes, id);
+        const std::span<const T> row(values);
+        const T u = tessera::uniform<T>(draws, id);
+        cf::fill_scores(score, row, u, std::span<std::int32_t>(scratch), std::span<T>(scores));
+        // Thresholds at labels' scores and their neighbours (where a mass summed in another order
+        // than the rank order would decide otherwise), and across the range.
+        std::vector<T> thresholds{T(0), T(0.5), T(0.9), T(1), std::numeric_limits<T>::infinity()};
+        for (std::size_t t = 0; t < 6; ++t) {
+          const T s = scores[static_cast<std::size_t>(tessera::uniform<double>(draws, 1'000'000 + id * 6 + t) *
+                                                      static_cast<double>(classes))];
+          thresholds.insert(thresholds.end(), {s, std::nextafter(s, T(-1)), std::nextafter(s, T(2))});
+        }
+        for (const T q : thresholds) {
+          CAPTURE(classes, i, q);
+          const std::size_t size = cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
+                                                           std::span<bool>(in_set.get(), classes));
+          const std::vector<bool> expected = full_sort_set(score, row, q, u);
+          REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
+          REQUIRE(size == static_cast<std::size_t>(std::count(expected.begin(), expected.end(), true)));
+        }
+      }
+    }
+  };
+  check_score(cf::aps_score{true});
+  check_score(cf::aps_score{false});
+  check_score(cf::raps_score{2, 0.01, true});
+  check_score(cf::raps_score{0, 0.3, false});
+  check_score(cf::top_k_score{});
+}
+
+TEST_CASE("the incremental ranking hands out every label in ranking order, whatever the row's pattern") {
+  // Patterns that defeat naive pivots (sorted, reversed, organ pipe, all tied, few values) and
+  // random rows with ties: the full ranking must be the full sort's.
+  const tessera::random_stream draws(43);
+  for (const std::size_t classes : {1, 2, 17, 18, 100, 1000, 4099}) {
+    for (int pattern = 0; pattern < 6; ++pattern) {
+      std::vector<double> row(classes);
+      for (std::size_t j = 0; j < classes; ++j) {
+        const double x = static_cast<double>(j);
+        const double mirrored = static_cast<double>(std::min(j, classes - 1 - j));
+        const auto index = classes * 10 + static_cast<std::size_t>(pattern) * 5000 + j;
+        const double draw = tessera::uniform<double>(draws, index);
+        const double values[] = {x, -x, mirrored, 1.0, std::floor(3 * draw), draw};
+        row[j] = values[pattern] + static_cast<double>(classes);  // positive
+      }
+      std::vector<std::int32_t> expected(classes), order(classes);
+      std::iota(expected.begin(), expected.end(), 0);
+      std::sort(expected.begin(), expected.end(), [&](std::int32_t a, std::int32_t b) {
+        return row[static_cast<std::size_t>(a)] > row[static_cast<std::size_t>(b)] ||
+               (row[static_cast<std::size_t>(a)] == row[static_cast<std::size_t>(b)] && a < b);
+      });
+      std::iota(order.begin(), order.end(), 0);
+      cf::detail::incremental_ranking<double> ranking{std::span<const double>(row), std::span<std::int32_t>(order)};
+      std::vector<std::int32_t> got(classes);
+      for (std::size_t r = 0; r < classes; ++r) got[r] = ranking.at(r);
+      CAPTURE(classes, pattern);
+      CHECK(got == expected);
+    }
+  }
 }

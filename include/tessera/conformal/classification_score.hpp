@@ -25,12 +25,17 @@
 // and when a set is built, so "y is in the set" and "score(y) <= q" agree bit for bit: the
 // coverage that calibration promises is the coverage of the sets built.
 //
+// A set is built without ranking the whole row: an incremental quicksort hands out the labels in
+// rank order, sorting only the blocks it reaches (expected O(K + m log m) for a set of m labels),
+// and the set grows along them until a score exceeds q.
+//
 // The per-row functions allocate nothing and throw nothing, so a device backend can call them:
-// ranking uses std::sort and std::make_heap / pop_heap on a caller-given scratch of K label
-// indices (constexpr since C++20, callable from device code under nvcc's
-// --expt-relaxed-constexpr, which tessera's CUDA targets use).
+// ranking uses std::sort and a partition of its own on a caller-given scratch of K label indices
+// (constexpr since C++20, callable from device code under nvcc's --expt-relaxed-constexpr, which
+// tessera's CUDA targets use).
 
 #include <algorithm>
+#include <bit>
 #include <concepts>
 #include <cmath>
 #include <cstddef>
@@ -39,6 +44,7 @@
 #include <span>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/config.hpp"
@@ -151,6 +157,110 @@ TESSERA_HOST_DEVICE constexpr T sum_of(std::span<const T> probabilities,
   return mass;
 }
 
+/// The position in `order` of the median, in ranking order, of the labels at positions a, b, c.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr std::size_t median_of_three(std::span<const T> probabilities,
+                                                          std::span<const std::int32_t> order, std::size_t a,
+                                                          std::size_t b, std::size_t c) {
+  const auto before = ranking_order(probabilities);
+  if (before(order[a], order[b])) {
+    if (before(order[b], order[c])) return b;
+    return before(order[a], order[c]) ? c : a;
+  }
+  if (before(order[a], order[c])) return a;
+  return before(order[b], order[c]) ? c : b;
+}
+
+/// Partitions order[first, last) around the label at position `pivot`: the labels that rank
+/// before it, then it, then the others. Returns its new position. Branch-free (Lomuto's scheme
+/// with an unconditional swap), since comparisons of a row's probabilities are unpredictable and a
+/// mispredicted branch costs more than the swap. O(last - first).
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr std::size_t partition_around(std::span<const T> probabilities,
+                                                           std::span<std::int32_t> order, std::size_t first,
+                                                           std::size_t last, std::size_t pivot) {
+  std::swap(order[pivot], order[last - 1]);
+  const std::int32_t label = order[last - 1];
+  const T p = probabilities[label];
+  // order[first, store) ranks before the pivot's label, order[store, read) after it.
+  std::size_t store = first;
+  for (std::size_t read = first; read + 1 < last; ++read) {
+    const std::int32_t y = order[read];
+    const T q = probabilities[y];
+    const int before = static_cast<int>(q > p) | (static_cast<int>(q == p) & static_cast<int>(y < label));
+    order[read] = order[store];
+    order[store] = y;
+    store += static_cast<std::size_t>(before);
+  }
+  std::swap(order[store], order[last - 1]);
+  return store;
+}
+
+/// The labels of a row in ranking order, sorted only as far as they are asked for: an incremental
+/// quicksort (Paredes and Navarro, "Optimal incremental sorting", ALENEX 2006). The block of
+/// unsorted labels that holds the next position asked for is split by pivots (median of three)
+/// until at most 16 labels are left before the nearest pivot, and those are sorted; the pivots,
+/// each at its final position, bound the blocks still unsorted. Expected O(K + m log m) for the
+/// first m positions; a block 2 log2 K partitions deep (unlucky pivots) is sorted outright, so
+/// O(K log K) at worst. Allocates nothing: the state is the caller's order and at most 64 pivots.
+template <float_or_double T>
+class incremental_ranking {
+ public:
+  /// order: a permutation of the K labels, rearranged as positions are asked for.
+  TESSERA_HOST_DEVICE constexpr incremental_ranking(std::span<const T> probabilities, std::span<std::int32_t> order)
+      : probabilities_(probabilities),
+        order_(order),
+        deepest_(std::min(2 * static_cast<std::size_t>(std::bit_width(order.size())), std::size_t{most_pivots})) {}
+
+  /// The label of rank position + 1. Positions are asked for in increasing order from 0, each
+  /// after those before it; position < K.
+  TESSERA_HOST_DEVICE constexpr std::int32_t at(std::size_t position) {
+    if (position == sorted_) sort_next_block();
+    return order_[position];
+  }
+
+ private:
+  /// A label at its final position, placed by a partition of a block `level` partitions deep.
+  struct pivot {
+    std::size_t position;
+    std::size_t level;
+  };
+
+  static constexpr std::size_t few = 16;
+  static constexpr std::size_t most_pivots = 64;
+
+  /// Sorts the block that starts at sorted_, up to the nearest pivot (or the row's end), after
+  /// splitting off its tail by pivots until it is small; then passes the pivot that ends it.
+  TESSERA_HOST_DEVICE constexpr void sort_next_block() {
+    std::size_t end = pending_ > 0 ? pivots_[pending_ - 1].position : order_.size();
+    while (end - sorted_ > few && level_ < deepest_) {
+      const std::size_t middle = sorted_ + (end - sorted_) / 2;
+      end = partition_around(probabilities_, order_, sorted_, end,
+                             median_of_three(probabilities_, {order_}, sorted_, middle, end - 1));
+      pivots_[pending_++] = {end, level_++};
+    }
+    const auto iterator_at = [&](std::size_t position) {
+      return order_.begin() + static_cast<std::ptrdiff_t>(position);
+    };
+    std::sort(iterator_at(sorted_), iterator_at(end), ranking_order(probabilities_));
+    sorted_ = end;
+    if (pending_ > 0) {  // the pivot at `end` is in place; the block after it is one level below it
+      const pivot next = pivots_[--pending_];
+      sorted_ = next.position + 1;
+      level_ = next.level + 1;
+    }
+  }
+
+  std::span<const T> probabilities_;
+  std::span<std::int32_t> order_;
+  std::size_t deepest_;
+  std::size_t sorted_ = 0;  // order_[0, sorted_) is in ranking order
+  std::size_t level_ = 0;   // the partitions above the block that starts at sorted_
+  // Pivots still ahead, the nearest last: their levels increase, so there are at most deepest_.
+  pivot pivots_[most_pivots] = {};
+  std::size_t pending_ = 0;
+};
+
 }  // namespace detail
 
 /// The score of `label` in a row of K probabilities, with uniform u (ignored by deterministic
@@ -201,9 +311,9 @@ TESSERA_HOST_DEVICE void fill_scores(const S& score, std::span<const T> probabil
 
 /// The prediction set {y : score(y) <= threshold} of a row, with one uniform u for the row:
 /// in_set[y] for y < K. Returns the set size. scratch: at least K label indices.
-/// Cost O(K + m log K) for a set of m labels: the row is heap-ordered and only the labels of the
-/// set (and one more) are popped; O(K) for a score without rank. A threshold of +inf gives all
-/// labels. Throws nothing; the sizes are the caller's duty.
+/// Cost O(K + m log m) expected for a set of m labels: only the labels up to the set's end are
+/// sorted (the top of this header); O(K log K) at worst; O(K) for a score without rank. A
+/// threshold of +inf gives all labels. Throws nothing; the sizes are the caller's duty.
 template <float_or_double T, classification_score<T> S>
 TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<const T> probabilities,
                                                      T threshold, T u,
@@ -219,22 +329,16 @@ TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<co
     return size;
   } else {
     for (std::int32_t y = 0; y < classes; ++y) in_set[y] = false;
-    // A heap whose top is the label ranked first: make_heap's comparator is "ranks after".
-    const auto heap = scratch.first(probabilities.size());
-    for (std::int32_t y = 0; y < classes; ++y) heap[y] = y;
-    const auto ranks_after = [probabilities](std::int32_t a, std::int32_t b) {
-      return detail::ranks_before(probabilities, b, a);
-    };
-    std::make_heap(heap.begin(), heap.end(), ranks_after);
+    const auto order = scratch.first(probabilities.size());
+    for (std::int32_t y = 0; y < classes; ++y) order[y] = y;
+    detail::incremental_ranking<T> ranking(probabilities, order);
     T mass = 0;
-    for (auto end = heap.end(); end != heap.begin(); --end) {
-      std::pop_heap(heap.begin(), end, ranks_after);
-      const std::int32_t y = *(end - 1);
+    for (; size < order.size(); ++size) {
+      const std::int32_t y = ranking.at(size);
       const label_standing<T> standing{static_cast<std::int32_t>(size + 1), mass};
       if (!(score.value(probabilities[y], standing, u) <= threshold)) break;
       in_set[y] = true;
       mass += probabilities[y];
-      ++size;
     }
     return size;
   }

@@ -16,13 +16,13 @@
 //  * Sets of a ranked score (APS, RAPS, Top-K): the set is the prefix of the ranking that ends
 //    before the first label whose score exceeds q (the scores never decrease along the ranking).
 //    One warp per row, the row in registers (K <= 1024; longer rows are re-read from the cache),
-//    finds where the prefix ends by a radix selection over the ranking keys (probability bits,
-//    then label index) without sorting the row: each round splits the labels that can still hold
-//    the end into 32 buckets of keys, counts every bucket's labels and mass and finds its
-//    first-ranked label; the first label of each bucket is scored exactly (its rank and the mass
-//    before it are known), which tells in which bucket the prefix ends. When at most 32 labels
-//    remain, one per lane, they are sorted by a bitonic network and scored. A round reads the row
-//    from registers once; rows of softmax outputs typically take one or two rounds.
+//    finds where the prefix ends without sorting the row (detail/ranked_set_end.cuh): bisection
+//    over the ranking keys (probability bits, then label index) keeps the labels that can still
+//    hold the end; a step counts the upper half and sums its mass in one pass over the row and
+//    scores the first label of the lower half exactly (its rank and the mass before it are known),
+//    which tells which half holds the end. When at most 32 labels remain, one per lane, they are
+//    sorted by a bitonic network and scored. A step reads the row from registers once and needs
+//    no shared memory; rows of softmax outputs take about five steps (two to eight).
 //
 // Agreement with the host. LAC and Top-K scores and sets are the host's bit for bit (ranks are
 // exact counts). APS and RAPS masses are sums of the same probabilities in another order (and
@@ -50,8 +50,10 @@
 #include <vector>
 
 #include "tessera/conformal/classification_score.hpp"
+#include "tessera/conformal/cuda/detail/ranked_set_end.cuh"
 #include "tessera/conformal/cuda/detail/stream_memory.cuh"
 #include "tessera/conformal/cuda/detail/warp.cuh"
+#include "tessera/conformal/cuda/detail/warp_row.cuh"
 #include "tessera/conformal/detail/probability_rows.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
@@ -95,14 +97,13 @@ void throw_row_fault(std::string_view where, unsigned long long code, matrix_vie
   }
   const std::vector<T> row = copy_to_host(probabilities.data + i * probabilities.cols, probabilities.cols,
                                           stream, where);
-  double sum = 0;
-  for (std::size_t j = 0; j < row.size(); ++j) {
+  for (std::size_t j = 0; j < row.size(); ++j)
     require(std::isfinite(row[j]) && row[j] >= 0, where,
             "probabilities(" + row_text + ", " + tessera::detail::to_text(j) + ")", row[j], "a finite number >= 0");
-    sum += static_cast<double>(row[j]);
-  }
-  // A sum fault: the device's sum (in another order) was off 1 by more than 1e-6.
-  require(false, where, "the sum of probabilities row " + row_text, sum, "1 within 1e-6");
+  // A sum fault: the device's sum was off 1 by more than 1e-6; the message quotes the host's sum.
+  bool valid = true;
+  require(false, where, "the sum of probabilities row " + row_text, row_sum_and_validity<T>(row, valid),
+          "1 within 1e-6");
 }
 
 /// Requires an n x K view with K in [1, 2^31 - 1] (labels are 32-bit) and a non-null pointer when
@@ -214,399 +215,67 @@ __global__ void elementwise_sets_kernel(S score, matrix_view<const T> probabilit
   }
 }
 
-/// A label and its probability, compared as the ranking compares them.
+/// What one pass over a row finds: whether every entry is a probability, the row sum (in
+/// double), and the largest and smallest probability bits.
 template <float_or_double T>
-struct ranked_label {
-  T probability;
-  std::int32_t label;
+struct row_summary {
+  bool entries_ok;
+  double sum;
+  probability_bits<T> highest;
+  probability_bits<T> lowest;
 };
 
-/// Whether a ranks before b: higher probability first, then the lower label index (the host's
-/// detail::ranks_before).
-template <float_or_double T>
-__device__ bool ranks_before(const ranked_label<T>& a, const ranked_label<T>& b) {
-  return a.probability > b.probability || (a.probability == b.probability && a.label < b.label);
-}
-
-/// The unsigned integer as wide as T.
-template <float_or_double T>
-using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-
-/// The bits of a probability p >= 0, which order as the values do (-0 is first turned into +0).
-template <float_or_double T>
-__device__ probability_bits<T> bits_of(T p) {
-  return std::bit_cast<probability_bits<T>>(p + T(0));
-}
-
-/// The number of bits needed for `value` (0 for 0).
-__device__ inline int bit_width_of(std::uint32_t value) { return 32 - __clz(static_cast<int>(value)); }
-__device__ inline int bit_width_of(std::uint64_t value) {
-  return 64 - __clzll(static_cast<long long>(value));
-}
-
-/// A row held in registers: lane l holds labels l, l + 32, ..., l + 32 (V - 1). For K <= 32 V.
-template <float_or_double T, int V>
-class register_row {
- public:
-  __device__ register_row(const T* row, std::int32_t classes, unsigned lane)
-      : classes_(classes), lane_(static_cast<std::int32_t>(lane)) {
-#pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const std::int32_t j = label_at(v);
-      values_[v] = j < classes ? row[j] : T(0);
-    }
-  }
-
-  /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
-  /// the same number of calls, so visit may use warp collectives.
-  template <class Visit>
-  __device__ void for_each(Visit&& visit) const {
-#pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const std::int32_t j = label_at(v);
-      visit(values_[v], j, j < classes_);
-    }
-  }
-
- private:
-  __device__ std::int32_t label_at(int v) const { return lane_ + 32 * v; }
-
-  T values_[V];
-  std::int32_t classes_;
-  std::int32_t lane_;
-};
-
-/// A row too long for registers, read from memory at every visit (it stays in L1/L2 between
-/// visits); same visiting order as register_row.
-template <float_or_double T>
-class memory_row {
- public:
-  __device__ memory_row(const T* row, std::int32_t classes, unsigned lane)
-      : row_(row), classes_(classes), lane_(static_cast<std::int32_t>(lane)) {}
-
-  template <class Visit>
-  __device__ void for_each(Visit&& visit) const {
-    const std::int32_t slots = (classes_ + 31) / 32;
-    for (std::int32_t v = 0; v < slots; ++v) {
-      const std::int32_t j = lane_ + 32 * v;
-      const bool valid = j < classes_;
-      visit(valid ? row_[j] : T(0), j, valid);
-    }
-  }
-
- private:
-  const T* row_;
-  std::int32_t classes_;
-  std::int32_t lane_;
-};
-
-/// The per-warp shared memory of one round: for each bucket b and lane l, the number and mass of
-/// the labels of bucket b that lane l holds, and the first-ranked of them. A lane writes only its
-/// own column, so the updates need no atomics and hit 32 distinct banks.
-template <float_or_double T>
-struct bucket_counts {
-  std::uint32_t count[32][32];
-  T mass[32][32];
-  T first_probability[32][32];
-  std::int32_t first_label[32][32];
-};
-
-/// The last <= 32 candidates, one per lane.
-template <float_or_double T>
-struct candidate_slots {
-  T probability[32];
-  std::int32_t label[32];
-};
-
-/// The shared memory of one warp: rounds use the buckets, the last step the slots.
-template <float_or_double T>
-union ranking_workspace {
-  bucket_counts<T> buckets;
-  candidate_slots<T> slots;
-};
-
-/// Where the set of a row ends: it holds the labels ranked before `label`, and `label` itself
-/// when inclusive.
-template <float_or_double T>
-struct set_end {
-  ranked_label<T> label;
-  bool inclusive;
-
-  __device__ bool contains(const ranked_label<T>& e) const {
-    return ranks_before(e, label) || (inclusive && e.label == label.label);
-  }
-};
-
-/// The score rule of one row: whether the label of probability p, at `rank` with `mass_above`
-/// before it, has a score <= the threshold.
-template <float_or_double T, class S>
-struct row_rule {
-  S score;
-  T threshold;
-  T u;
-
-  __device__ bool admits(T probability, std::int32_t rank, T mass_above) const {
-    return score.value(probability, label_standing<T>{rank, mass_above}, u) <= threshold;
-  }
-};
-
-/// The labels that may still hold the end of the set: probability bits in [bottom, top] and
-/// label index in [first_label, last_label]; `rank_offset` labels of mass `mass_offset` rank
-/// before all of them. While top > bottom the rounds split by probability bits; once every
-/// candidate has the same probability, by label index.
-template <float_or_double T>
-struct candidate_range {
-  probability_bits<T> top;
-  probability_bits<T> bottom;
-  std::int32_t first_label;
-  std::int32_t last_label;
-  std::int32_t count;
-  std::int32_t rank_offset;
-  T mass_offset;
-
-  __device__ bool contains(probability_bits<T> bits, std::int32_t label) const {
-    return bits >= bottom && bits <= top && label >= first_label && label <= last_label;
-  }
-
-  __device__ bool by_probability() const { return top != bottom; }
-
-  /// The bucket width 2^shift that splits the range into at most 32 buckets.
-  __device__ int shift() const {
-    if (by_probability()) {
-      const probability_bits<T> width = top - bottom;
-      return width < 32 ? 0 : bit_width_of(width) - 5;
-    }
-    const auto width = static_cast<std::uint32_t>(last_label - first_label);
-    return width < 32 ? 0 : bit_width_of(width) - 5;
-  }
-
-  /// The bucket of a candidate: 0 holds the first-ranked keys.
-  __device__ unsigned bucket(probability_bits<T> bits, std::int32_t label, int shift) const {
-    return by_probability() ? static_cast<unsigned>((top - bits) >> shift)
-                            : static_cast<unsigned>(label - first_label) >> shift;
-  }
-
-  /// The candidates of bucket b, given its first-ranked label, count, rank and mass offsets.
-  __device__ candidate_range narrowed(unsigned b, int shift, const ranked_label<T>& first, std::int32_t size,
-                                      std::int32_t ranks_before_bucket, T mass_before_bucket) const {
-    candidate_range next{top, bottom, first_label, last_label, size, ranks_before_bucket, mass_before_bucket};
-    if (by_probability()) {
-      // Bucket b holds the bits in [top - ((b + 1) << shift) + 1, top - (b << shift)], cut at bottom.
-      const probability_bits<T> reach = (static_cast<probability_bits<T>>(b + 1) << shift) - 1;
-      next.bottom = top - bottom <= reach ? bottom : top - reach;
-      next.top = bits_of(first.probability);
-      if (next.top == next.bottom) next.first_label = first.label;  // ties: by label from here
-    } else {
-      const std::int64_t end = std::int64_t{first_label} + (std::int64_t{b + 1} << shift) - 1;
-      next.first_label = first.label;
-      next.last_label = end < last_label ? static_cast<std::int32_t>(end) : last_label;
-    }
-    return next;
-  }
-};
-
-/// The candidate range of a whole row.
+/// The summary of a row, the same on all lanes.
 template <float_or_double T, class Row>
-__device__ candidate_range<T> whole_row(const Row& row, std::int32_t classes) {
-  probability_bits<T> top = 0;
-  probability_bits<T> bottom = ~probability_bits<T>(0);
+__device__ row_summary<T> summarize(const Row& row) {
+  bool entries_ok = true;
+  double sum = 0;
+  probability_bits<T> highest = 0;
+  probability_bits<T> lowest = ~probability_bits<T>(0);
   row.for_each([&](T p, std::int32_t, bool valid) {
     if (!valid) return;
+    if (!is_probability(p)) entries_ok = false;
+    sum += static_cast<double>(p);
     const probability_bits<T> bits = bits_of(p);
-    top = bits > top ? bits : top;
-    bottom = bits < bottom ? bits : bottom;
+    highest = bits > highest ? bits : highest;
+    lowest = bits < lowest ? bits : lowest;
   });
-  return {warp_max(top), warp_min(bottom), 0, classes - 1, classes, 0, T(0)};
+  return {__all_sync(full_warp, entries_ok) != 0, group_sum(sum, 32), warp_max(highest), warp_min(lowest)};
 }
 
-/// The outcome of one round: the set ends inside `range` (narrowed), or before its first label.
-template <float_or_double T>
-struct round_outcome {
-  bool ends_before_range;
-  ranked_label<T> range_first;
-  candidate_range<T> range;
-};
+/// Threads per block of ranked_sets_kernel: one row per warp.
+inline constexpr unsigned ranked_sets_threads = 256;
 
-/// One round: counts the candidates of each of the 32 buckets, scores each bucket's first label
-/// and keeps the last bucket before the first one whose first label fails.
+/// Blocks of ranked_sets_kernel per multiprocessor that the registers must allow: 4, i.e. 32
+/// warps in at most 64 registers per thread, unless the row alone takes more than 32 (32 doubles
+/// per lane: 118 registers with the search, and a cap of 85 would spill the row inside the
+/// bisection passes): 2.
+template <class Row>
+inline constexpr int ranked_sets_min_blocks = Row::registers <= 32 ? 4 : 2;
+
+/// One warp per row: checks the row, finds where its set ends (ranked_set_end.cuh), writes the
+/// mask.
 template <float_or_double T, class S, class Row>
-__device__ round_outcome<T> split_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T>& range,
-                                        bucket_counts<T>& table, unsigned lane) {
-  const int shift = range.shift();
-  for (int b = 0; b < 32; ++b) table.count[b][lane] = 0;
-  row.for_each([&](T p, std::int32_t j, bool valid) {
-    const probability_bits<T> bits = bits_of(p);
-    if (!valid || !range.contains(bits, j)) return;
-    const unsigned b = range.bucket(bits, j, shift);
-    const std::uint32_t seen = table.count[b][lane];
-    table.count[b][lane] = seen + 1;
-    table.mass[b][lane] = seen == 0 ? p : table.mass[b][lane] + p;
-    // This lane visits labels in increasing order: a tie in probability keeps the first seen.
-    if (seen == 0 || p > table.first_probability[b][lane]) {
-      table.first_probability[b][lane] = p;
-      table.first_label[b][lane] = j;
-    }
-  });
-  __syncwarp();
-  // Lane b totals bucket b; starting at column b puts the 32 lanes on 32 distinct banks.
-  std::int32_t count = 0;
-  T mass = 0;
-  ranked_label<T> first{T(0), -1};
-  for (unsigned step = 0; step < 32; ++step) {
-    const unsigned column = (lane + step) % 32;
-    const std::uint32_t seen = table.count[lane][column];
-    if (seen == 0) continue;
-    count += static_cast<std::int32_t>(seen);
-    mass += table.mass[lane][column];
-    const ranked_label<T> candidate{table.first_probability[lane][column], table.first_label[lane][column]};
-    if (first.label < 0 || ranks_before(candidate, first)) first = candidate;
-  }
-  __syncwarp();  // the next round rewrites the table
-
-  const std::int32_t ranks_before_bucket = range.rank_offset + warp_exclusive_sum(count, lane);
-  const T mass_before_bucket = range.mass_offset + warp_exclusive_sum(mass, lane);
-  const bool occupied = count > 0;
-  const bool admitted = occupied && rule.admits(first.probability, ranks_before_bucket + 1, mass_before_bucket);
-  const unsigned occupied_lanes = __ballot_sync(full_warp, occupied);
-  const unsigned failing = __ballot_sync(full_warp, occupied && !admitted);
-  const unsigned before_failure = failing == 0 ? full_warp : lanes_below(static_cast<unsigned>(__ffs(failing) - 1));
-  const unsigned kept = occupied_lanes & before_failure;
-  if (kept == 0) {
-    const int source = __ffs(occupied_lanes) - 1;
-    const ranked_label<T> range_first{__shfl_sync(full_warp, first.probability, source),
-                                      __shfl_sync(full_warp, first.label, source)};
-    return {true, range_first, range};
-  }
-  const int chosen = 31 - __clz(static_cast<int>(kept));
-  const ranked_label<T> chosen_first{__shfl_sync(full_warp, first.probability, chosen),
-                                     __shfl_sync(full_warp, first.label, chosen)};
-  return {false, chosen_first,
-          range.narrowed(static_cast<unsigned>(chosen), shift, chosen_first, __shfl_sync(full_warp, count, chosen),
-                         __shfl_sync(full_warp, ranks_before_bucket, chosen),
-                         __shfl_sync(full_warp, mass_before_bucket, chosen))};
-}
-
-/// Sorts 32 labels, one per lane, into ranking order (lane 0 first) with a bitonic network.
-template <float_or_double T>
-__device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane) {
-  for (unsigned size = 2; size <= 32; size *= 2) {
-    for (unsigned stride = size / 2; stride > 0; stride /= 2) {
-      const ranked_label<T> other{__shfl_xor_sync(full_warp, mine.probability, stride),
-                                  __shfl_xor_sync(full_warp, mine.label, stride)};
-      const bool ascending = (lane & size) == 0;
-      const bool keeps_first = ((lane & stride) == 0) == ascending;
-      if (keeps_first == ranks_before(other, mine)) mine = other;
-    }
-  }
-  return mine;
-}
-
-/// The end of the set among at most 32 candidates: gathered one per lane (in label order),
-/// sorted, their masses summed by a scan, scored; the set ends before the first that fails.
-template <float_or_double T, class S, class Row>
-__device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T>& range,
-                                 candidate_slots<T>& slots, unsigned lane) {
-  std::int32_t filled = 0;
-  row.for_each([&](T p, std::int32_t j, bool valid) {
-    const bool candidate = valid && range.contains(bits_of(p), j);
-    const unsigned mask = __ballot_sync(full_warp, candidate);
-    if (candidate) {
-      const int slot = filled + __popc(mask & lanes_below(lane));
-      slots.probability[slot] = p;
-      slots.label[slot] = j;
-    }
-    filled += __popc(mask);
-  });
-  __syncwarp();
-  const bool holds = static_cast<std::int32_t>(lane) < range.count;
-  // Empty lanes hold a label that ranks after every real one (probabilities are >= 0).
-  ranked_label<T> mine = holds ? ranked_label<T>{slots.probability[lane], slots.label[lane]}
-                               : ranked_label<T>{T(-1), std::numeric_limits<std::int32_t>::max()};
-  __syncwarp();  // the slots are free again
-  mine = warp_sort_by_rank(mine, lane);
-  const T mass_before = range.mass_offset + warp_exclusive_sum(holds ? mine.probability : T(0), lane);
-  const bool admitted = holds && rule.admits(mine.probability, range.rank_offset + static_cast<std::int32_t>(lane) + 1,
-                                             mass_before);
-  const unsigned failing = __ballot_sync(full_warp, !admitted);
-  const int kept = failing == 0 ? 32 : __ffs(failing) - 1;
-  const int source = kept == 0 ? 0 : kept - 1;
-  const ranked_label<T> end{__shfl_sync(full_warp, mine.probability, source),
-                            __shfl_sync(full_warp, mine.label, source)};
-  return {end, kept != 0};
-}
-
-/// The range with its bottom raised to the smallest probability bits of its candidates. A bucket
-/// holding a few distinct values far below its upper end (say 0 and 2^-10) would otherwise take
-/// one round per 5 bits of the gap; first_label: the range's first-ranked label, which starts
-/// the label range when a single probability remains.
-template <float_or_double T, class Row>
-__device__ candidate_range<T> with_tight_bottom(const Row& row, candidate_range<T> range, std::int32_t first_label) {
-  probability_bits<T> bottom = range.top;
-  row.for_each([&](T p, std::int32_t j, bool valid) {
-    const probability_bits<T> bits = bits_of(p);
-    if (valid && range.contains(bits, j) && bits < bottom) bottom = bits;
-  });
-  range.bottom = warp_min(bottom);
-  if (range.bottom == range.top) range.first_label = first_label;
-  return range;
-}
-
-/// Where the set of a row ends, found by rounds of split_round and a last_round.
-template <float_or_double T, class S, class Row>
-__device__ set_end<T> find_set_end(const row_rule<T, S>& rule, const Row& row, std::int32_t classes,
-                                   ranking_workspace<T>& workspace, unsigned lane) {
-  candidate_range<T> range = whole_row<T>(row, classes);
-  while (range.count > 32) {
-    const round_outcome<T> outcome = split_round(rule, row, range, workspace.buckets, lane);
-    if (outcome.ends_before_range) return {outcome.range_first, false};
-    range = outcome.range;
-    if (range.count > 32 && range.by_probability()) range = with_tight_bottom<T>(row, range, outcome.range_first.label);
-  }
-  return last_round(rule, row, range, workspace.slots, lane);
-}
-
-/// The warp's workspace: rows of at most 32 labels never split, so they need only the slots.
-template <float_or_double T, bool Splits>
-using workspace_of = std::conditional_t<Splits, ranking_workspace<T>, candidate_slots<T>>;
-
-/// Two warps per block: the double buckets of two warps fill the 48 KiB of static shared memory.
-inline constexpr unsigned ranked_sets_threads = 64;
-
-/// One warp per row: checks the row, finds where its set ends, writes the mask.
-template <float_or_double T, class S, class Row, bool Splits>
-__global__ void __launch_bounds__(ranked_sets_threads)
+__global__ void __launch_bounds__(ranked_sets_threads, ranked_sets_min_blocks<Row>)
     ranked_sets_kernel(S score, matrix_view<const T> probabilities, T threshold, random_stream draws,
                        std::uint64_t first_row, matrix_view<std::uint8_t> sets, unsigned long long* violation) {
-  __shared__ workspace_of<T, Splits> workspaces[ranked_sets_threads / 32];
+  __shared__ candidate_slots<T> slots[ranked_sets_threads / 32];
   const std::uint64_t n = probabilities.rows;
   const auto classes = static_cast<std::int32_t>(probabilities.cols);
   const unsigned lane = threadIdx.x % 32;
-  auto& workspace = workspaces[threadIdx.x / 32];
   const std::uint64_t warp = (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
   const std::uint64_t warps = std::uint64_t{gridDim.x} * blockDim.x / 32;
   for (std::uint64_t i = warp; i < n; i += warps) {
     const Row row(probabilities.data + i * probabilities.cols, classes, lane);
-    double sum = 0;
-    bool entries_ok = true;
-    row.for_each([&](T p, std::int32_t, bool valid) {
-      if (!valid) return;
-      entries_ok = entries_ok && is_probability(p);
-      sum += static_cast<double>(p);
-    });
-    entries_ok = __all_sync(full_warp, entries_ok);
-    sum = group_sum(sum, 32);
-    if (!entries_ok || !sums_to_one(sum)) {
-      if (lane == 0) report_violation(violation, fault_code(entries_ok ? row_fault::sum : row_fault::entry, i, n));
+    const row_summary<T> summary = summarize<T>(row);
+    if (!summary.entries_ok || !sums_to_one(summary.sum)) {
+      if (lane == 0)
+        report_violation(violation, fault_code(summary.entries_ok ? row_fault::sum : row_fault::entry, i, n));
       continue;
     }
     const row_rule<T, S> rule{score, threshold, uniform<T>(draws, first_row + i)};
-    set_end<T> end;
-    if constexpr (Splits) {
-      end = find_set_end(rule, row, classes, workspace, lane);
-    } else {
-      end = last_round(rule, row, candidate_range<T>{~probability_bits<T>(0), 0, 0, classes - 1, classes, 0, T(0)},
-                       workspace, lane);
-    }
+    const set_end<T> end =
+        find_set_end(rule, row, classes, summary.highest, summary.lowest, slots[threadIdx.x / 32], lane);
     std::uint8_t* out = sets.data + i * sets.cols;
     row.for_each([&](T p, std::int32_t j, bool valid) {
       if (valid) out[j] = end.contains(ranked_label<T>{p, j}) ? 1 : 0;
@@ -614,8 +283,8 @@ __global__ void __launch_bounds__(ranked_sets_threads)
   }
 }
 
-/// Launches ranked_sets_kernel with the row in registers when it fits (8 or 32 per lane), else
-/// read from memory.
+/// Launches ranked_sets_kernel with the row in registers when it fits (1, 8 or 32 labels per
+/// lane), else read from memory.
 template <float_or_double T, class S>
 void launch_ranked_sets(exec::cuda policy, const S& score, matrix_view<const T> probabilities, T threshold,
                         random_stream draws, std::uint64_t first_row, matrix_view<std::uint8_t> sets,
@@ -628,13 +297,13 @@ void launch_ranked_sets(exec::cuda policy, const S& score, matrix_view<const T> 
   };
   const std::size_t classes = probabilities.cols;
   if (classes <= 32)
-    launch(ranked_sets_kernel<T, S, register_row<T, 1>, false>);
+    launch(ranked_sets_kernel<T, S, register_row<T, 1>>);
   else if (classes <= 256)
-    launch(ranked_sets_kernel<T, S, register_row<T, 8>, true>);
+    launch(ranked_sets_kernel<T, S, register_row<T, 8>>);
   else if (classes <= 1024)
-    launch(ranked_sets_kernel<T, S, register_row<T, 32>, true>);
+    launch(ranked_sets_kernel<T, S, register_row<T, 32>>);
   else
-    launch(ranked_sets_kernel<T, S, memory_row<T>, true>);
+    launch(ranked_sets_kernel<T, S, memory_row<T>>);
 }
 
 /// Requires `size` == the matrix's rows (or columns): "<name>.size() = 3; expected probabilities.rows = 4".

@@ -28,6 +28,22 @@ concept real_matrix = float_or_double<element_of<M>> && row_major_matrix_of<M, e
 /// How far a row sum may be from 1 before it is refused (the spec's 1e-6; MAPIE allows 1e-5).
 inline constexpr double row_sum_tolerance = 1e-6;
 
+/// The sum of a probability row in double, and whether every entry is finite and >= 0, in one
+/// branch-free pass. Double: a float row of K = 1000 summed in float could drift past the
+/// tolerance. Four interleaved partial sums, ((p0 + p1) + (p2 + p3)): one running sum is a chain
+/// of dependent additions (4 cycles each), which made the check cost more than building the sets.
+/// The host's checks and the device's error messages both sum this way, so they quote the same
+/// number. O(K).
+template <float_or_double T>
+double row_sum_and_validity(std::span<const T> row, bool& valid) {
+  double partial[4] = {0, 0, 0, 0};
+  for (std::size_t j = 0; j < row.size(); ++j) {
+    valid &= row[j] >= T(0) && row[j] - row[j] == T(0);  // >= 0 and finite (NaN fails both)
+    partial[j % 4] += static_cast<double>(row[j]);
+  }
+  return (partial[0] + partial[1]) + (partial[2] + partial[3]);
+}
+
 /// A probability matrix that passed the checks: a view of the caller's data, or of a copy whose
 /// rows were divided by their sums. Neither copyable nor movable: it is a local of one call.
 template <float_or_double T>
@@ -62,19 +78,11 @@ class checked_probabilities {
   const matrix_view<const T>& view() const noexcept { return view_; }
 
  private:
-  // Sums in double: a float row of K = 1000 summed in float could drift past the tolerance.
-  // Four partial sums and a branch-free validity flag: one running sum is a chain of dependent
-  // additions (4 cycles each), which made this check cost more than building the sets.
   double checked_row_sum(std::size_t i, std::string_view where, const std::string& label) const {
-    const std::span<const T> row = view_.row(i);
-    double partial[4] = {0, 0, 0, 0};
     bool valid = true;
-    for (std::size_t j = 0; j < row.size(); ++j) {
-      valid &= row[j] >= T(0) && row[j] - row[j] == T(0);  // >= 0 and finite (NaN fails both)
-      partial[j % 4] += static_cast<double>(row[j]);
-    }
+    const double sum = row_sum_and_validity(view_.row(i), valid);
     if (!valid) require_entries(i, where, label);
-    return (partial[0] + partial[1]) + (partial[2] + partial[3]);
+    return sum;
   }
 
   // Names the first entry of row i that is negative or not finite, by throwing.

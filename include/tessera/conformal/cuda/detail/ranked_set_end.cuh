@@ -1,0 +1,268 @@
+#pragma once
+// Internals of the conformal CUDA backend: where the prediction set of a ranked score (APS, RAPS,
+// Top-K) ends in one row, found by one warp without sorting the row.
+//
+// The set is the prefix of the ranking (descending probability, ties to the lower label index)
+// that ends before the first label whose score exceeds q, the "end"; the scores never decrease
+// along the ranking. The warp keeps an interval of rank keys, the candidates, known to hold the
+// end (or to be followed by it), and halves it:
+//  * A step splits the candidates at the middle key into an upper part U (ranked first) and a
+//    lower part L. One pass over the row counts U, sums its mass, and finds the last key of U and
+//    the first key of L: four warp reductions, no shared memory. The first label of L is scored
+//    exactly (its rank and the mass before it are those of the labels ranked before the
+//    candidates, plus U). If it is admitted, so is all of U, which joins the labels before the
+//    candidates: the candidates become L. Otherwise the end is in U or is that label: the
+//    candidates become U, and that label is the end should every label of U be admitted.
+//  * The keys are first the probability bits (which order as the values do), so a step halves the
+//    range of bits still open, and neither part is ever empty (the interval's ends are keys of
+//    candidates); once every candidate has the same probability, their labels.
+//  * With at most 32 candidates left, they are gathered one per lane, sorted by a bitonic network,
+//    their masses summed by a scan and scored: the set ends at the first that fails.
+// A step is one pass over the row with a handful of instructions per label; rows of softmax
+// outputs take about five steps (two to eight). The only shared memory is the 32 slots of the
+// gather.
+//
+// Every sum is over the same labels as the host's, in another order (butterflies and scans); see
+// classification.cuh for the agreement with the host that this gives.
+
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "tessera/conformal/classification_score.hpp"
+#include "tessera/conformal/cuda/detail/warp.cuh"
+#include "tessera/core/concepts.hpp"
+
+namespace tessera::conformal::detail {
+
+/// A label and its probability, compared as the ranking compares them.
+template <float_or_double T>
+struct ranked_label {
+  T probability;
+  std::int32_t label;
+};
+
+/// Whether a ranks before b: higher probability first, then the lower label index (the host's
+/// detail::ranks_before).
+template <float_or_double T>
+__device__ bool ranks_before(const ranked_label<T>& a, const ranked_label<T>& b) {
+  return a.probability > b.probability || (a.probability == b.probability && a.label < b.label);
+}
+
+/// The unsigned integer as wide as T.
+template <float_or_double T>
+using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+
+/// The bits of a probability p >= 0, which order as the values do (-0 is first turned into +0).
+template <float_or_double T>
+__device__ probability_bits<T> bits_of(T p) {
+  return std::bit_cast<probability_bits<T>>(p + T(0));
+}
+
+/// Where the set of a row ends: it holds the labels ranked before `first_out`.
+template <float_or_double T>
+struct set_end {
+  ranked_label<T> first_out;
+
+  /// The end of a set that holds every label: a label ranked after all (probabilities are >= 0).
+  __device__ static set_end whole_row() { return {{T(-1), std::numeric_limits<std::int32_t>::max()}}; }
+
+  __device__ bool contains(const ranked_label<T>& e) const { return ranks_before(e, first_out); }
+};
+
+/// The score rule of one row: whether the label of probability p, at `rank` with `mass_above`
+/// before it, has a score <= the threshold.
+template <float_or_double T, class S>
+struct row_rule {
+  S score;
+  T threshold;
+  T u;
+
+  __device__ bool admits(T probability, std::int32_t rank, T mass_above) const {
+    return score.value(probability, label_standing<T>{rank, mass_above}, u) <= threshold;
+  }
+};
+
+/// Rank keys while the candidates span several probabilities: the probability bits, so that a
+/// larger key ranks first. Every label is eligible; the labels of one key tie.
+template <float_or_double T>
+struct probability_keys {
+  using key = probability_bits<T>;
+
+  __device__ key of(T p, std::int32_t) const { return bits_of(p); }
+  __device__ bool eligible(T) const { return true; }
+
+  /// A label that ranks as the first label of key k: its probability, and label 0, since no
+  /// label of that probability ranks before the first one.
+  __device__ ranked_label<T> first_of(key k) const { return {std::bit_cast<T>(k), 0}; }
+};
+
+/// Rank keys once the candidates share one probability (bits `tie`): the complemented labels, so
+/// that the lower label has the larger key.
+template <float_or_double T>
+struct tied_label_keys {
+  using key = std::uint32_t;
+  probability_bits<T> tie;
+
+  __device__ key of(T, std::int32_t label) const { return ~static_cast<key>(label); }
+  __device__ bool eligible(T p) const { return bits_of(p) == tie; }
+  __device__ ranked_label<T> first_of(key k) const {
+    return {std::bit_cast<T>(tie), static_cast<std::int32_t>(~k)};
+  }
+};
+
+/// The labels that may still hold the end of the set: the eligible labels with keys in
+/// [low, high], `count` of them. The `rank_offset` labels of mass `mass_offset` ranked before
+/// them are in the set; `end` is the label that follows them, where the set ends should every
+/// candidate be admitted. While count > 0, low <= high.
+template <float_or_double T, class Keys>
+struct candidate_range {
+  Keys keys;
+  typename Keys::key low;
+  typename Keys::key high;
+  std::int32_t count;
+  std::int32_t rank_offset;
+  T mass_offset;
+  set_end<T> end;
+
+  /// Whether the label of probability p and key k is a candidate (for count > 0).
+  __device__ bool holds(typename Keys::key k, T p) const { return keys.eligible(p) && k - low <= high - low; }
+};
+
+/// The tallies of one split of the candidates at a key: the count, mass and lowest key of the
+/// upper part U (keys >= the pivot, ranked first; all ones when empty), the highest key of the
+/// lower part L (0 when empty).
+template <float_or_double T, class Key>
+struct split_tally {
+  std::int32_t upper_count;
+  T upper_mass;
+  Key upper_lowest;
+  Key lower_highest;
+};
+
+/// One pass over the row: the tallies of the split of `range` at `pivot`, the same on all lanes.
+template <float_or_double T, class Keys, class Row>
+__device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const candidate_range<T, Keys>& range,
+                                                          typename Keys::key pivot) {
+  using key = typename Keys::key;
+  split_tally<T, key> tally{0, T(0), ~key(0), key(0)};
+  row.for_each([&](T p, std::int32_t j, bool valid) {
+    const key k = range.keys.of(p, j);
+    if (!valid || !range.holds(k, p)) return;
+    if (k >= pivot) {
+      ++tally.upper_count;
+      tally.upper_mass += p;
+      tally.upper_lowest = k < tally.upper_lowest ? k : tally.upper_lowest;
+    } else {
+      tally.lower_highest = k > tally.lower_highest ? k : tally.lower_highest;
+    }
+  });
+  return {warp_sum(tally.upper_count), group_sum(tally.upper_mass, 32), warp_min(tally.upper_lowest),
+          warp_max(tally.lower_highest)};
+}
+
+/// One bisection step (count > 0 and low < high): splits the candidates at their middle key and
+/// keeps the part that holds the end. Warp-uniform: every lane takes the same decisions.
+template <float_or_double T, class S, class Keys, class Row>
+__device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_range<T, Keys>& range) {
+  const typename Keys::key pivot = range.low + (range.high - range.low + 1) / 2;
+  const auto tally = tally_split(row, range, pivot);
+  if (tally.upper_count == range.count) {  // L is empty (its keys held no label): only narrow
+    range.low = tally.upper_lowest;
+    return;
+  }
+  const ranked_label<T> lower_first = range.keys.first_of(tally.lower_highest);
+  const std::int32_t rank = range.rank_offset + tally.upper_count + 1;
+  const T mass = range.mass_offset + tally.upper_mass;
+  if (rule.admits(lower_first.probability, rank, mass)) {
+    range.high = tally.lower_highest;
+    range.count -= tally.upper_count;
+    range.rank_offset = rank - 1;
+    range.mass_offset = mass;
+  } else {
+    range.low = tally.upper_lowest;
+    range.count = tally.upper_count;
+    range.end = set_end<T>{lower_first};
+  }
+}
+
+/// The last <= 32 candidates, one per lane.
+template <float_or_double T>
+struct candidate_slots {
+  T probability[32];
+  std::int32_t label[32];
+};
+
+/// Sorts 32 labels, one per lane, into ranking order (lane 0 first) with a bitonic network.
+template <float_or_double T>
+__device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane) {
+  for (unsigned size = 2; size <= 32; size *= 2) {
+    for (unsigned stride = size / 2; stride > 0; stride /= 2) {
+      const ranked_label<T> other{__shfl_xor_sync(full_warp, mine.probability, stride),
+                                  __shfl_xor_sync(full_warp, mine.label, stride)};
+      const bool ascending = (lane & size) == 0;
+      const bool keeps_first = ((lane & stride) == 0) == ascending;
+      if (keeps_first == ranks_before(other, mine)) mine = other;
+    }
+  }
+  return mine;
+}
+
+/// The end of the set among at most 32 candidates: gathered one per lane (in label order) through
+/// `slots`, sorted, their masses summed by a scan, scored; the set ends at the first that fails,
+/// or at range.end when none does.
+template <float_or_double T, class S, class Keys, class Row>
+__device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
+                                 candidate_slots<T>& slots, unsigned lane) {
+  if (range.count == 0) return range.end;
+  std::int32_t filled = 0;
+  row.for_each([&](T p, std::int32_t j, bool valid) {
+    const bool candidate = valid && range.holds(range.keys.of(p, j), p);
+    const unsigned mask = __ballot_sync(full_warp, candidate);
+    if (candidate) {
+      const int slot = filled + __popc(mask & lanes_below(lane));
+      slots.probability[slot] = p;
+      slots.label[slot] = j;
+    }
+    filled += __popc(mask);
+  });
+  __syncwarp();
+  const bool holds = static_cast<std::int32_t>(lane) < range.count;
+  // Empty lanes hold a label that ranks after every real one, so they sort last.
+  ranked_label<T> mine = holds ? ranked_label<T>{slots.probability[lane], slots.label[lane]}
+                               : set_end<T>::whole_row().first_out;
+  __syncwarp();  // the slots are free again
+  mine = warp_sort_by_rank(mine, lane);
+  const T mass_before = range.mass_offset + warp_exclusive_sum(holds ? mine.probability : T(0), lane);
+  const bool fails = holds && !rule.admits(mine.probability, range.rank_offset + static_cast<std::int32_t>(lane) + 1,
+                                           mass_before);
+  const unsigned failing = __ballot_sync(full_warp, fails);
+  if (failing == 0) return range.end;
+  const int first = __ffs(static_cast<int>(failing)) - 1;
+  return {{__shfl_sync(full_warp, mine.probability, first), __shfl_sync(full_warp, mine.label, first)}};
+}
+
+/// Where the set of a row of `classes` labels ends, for the row's largest and smallest
+/// probability bits `highest` and `lowest`: bisection by probability, then (when more than 32
+/// labels share the probability left) by label, then a last round. Warp-uniform.
+template <float_or_double T, class S, class Row>
+__device__ set_end<T> find_set_end(const row_rule<T, S>& rule, const Row& row, std::int32_t classes,
+                                   probability_bits<T> highest, probability_bits<T> lowest,
+                                   candidate_slots<T>& slots, unsigned lane) {
+  candidate_range<T, probability_keys<T>> by_probability{{}, lowest, highest, classes, 0, T(0), set_end<T>::whole_row()};
+  while (by_probability.count > 32 && by_probability.low != by_probability.high) split(rule, row, by_probability);
+  if (by_probability.count <= 32) return last_round(rule, row, by_probability, slots, lane);
+
+  candidate_range<T, tied_label_keys<T>> by_label{{by_probability.high},
+                                                  ~static_cast<std::uint32_t>(classes - 1),
+                                                  ~std::uint32_t{0},
+                                                  by_probability.count,
+                                                  by_probability.rank_offset,
+                                                  by_probability.mass_offset,
+                                                  by_probability.end};
+  while (by_label.count > 32) split(rule, row, by_label);
+  return last_round(rule, row, by_label, slots, lane);
+}
+
+}  // namespace tessera::conformal::detail

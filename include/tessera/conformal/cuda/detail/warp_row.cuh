@@ -1,0 +1,78 @@
+#pragma once
+// Internals of the conformal CUDA backend: one row of a matrix visited by the 32 lanes of a warp.
+// Lane l holds labels l, l + 32, l + 64, ..., so each visit step reads 32 consecutive labels
+// (coalesced). A short row is loaded into registers once; a long one is read from memory at every
+// visit (the caches keep it between visits). Both hand out p + 0 for an entry p, which turns -0
+// into +0 (and leaves every other value as it is), so that bit patterns of equal probabilities are
+// equal; doing it once at the load spares it in every later pass.
+
+#include <cstdint>
+
+#include "tessera/core/concepts.hpp"
+
+namespace tessera::conformal::detail {
+
+/// A row held in registers: V values per lane, for rows of K <= 32 V labels.
+template <float_or_double T, int V>
+class register_row {
+ public:
+  /// The 32-bit registers the values take.
+  static constexpr int registers = V * static_cast<int>(sizeof(T) / 4);
+
+  /// Loads labels lane, lane + 32, ... of the K = `classes` values at `row` (zero past K).
+  __device__ register_row(const T* row, std::int32_t classes, unsigned lane)
+      : classes_(classes), lane_(static_cast<std::int32_t>(lane)) {
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+      const std::int32_t j = label_at(v);
+      values_[v] = j < classes ? row[j] + T(0) : T(0);
+    }
+  }
+
+  /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
+  /// the same number of calls (valid = false past the row's end), so visit may use warp
+  /// collectives. V calls.
+  template <class Visit>
+  __device__ void for_each(Visit&& visit) const {
+#pragma unroll
+    for (int v = 0; v < V; ++v) {
+      const std::int32_t j = label_at(v);
+      visit(values_[v], j, j < classes_);
+    }
+  }
+
+ private:
+  __device__ std::int32_t label_at(int v) const { return lane_ + 32 * v; }
+
+  T values_[V];
+  std::int32_t classes_;
+  std::int32_t lane_;
+};
+
+/// A row too long for registers, read from memory at every visit; same visiting order and
+/// contract as register_row. ceil(K / 32) calls per visit.
+template <float_or_double T>
+class memory_row {
+ public:
+  static constexpr int registers = 0;
+
+  __device__ memory_row(const T* row, std::int32_t classes, unsigned lane)
+      : row_(row), classes_(classes), lane_(static_cast<std::int32_t>(lane)) {}
+
+  template <class Visit>
+  __device__ void for_each(Visit&& visit) const {
+    const std::int32_t slots = (classes_ + 31) / 32;
+    for (std::int32_t v = 0; v < slots; ++v) {
+      const std::int32_t j = lane_ + 32 * v;
+      const bool valid = j < classes_;
+      visit(valid ? row_[j] + T(0) : T(0), j, valid);
+    }
+  }
+
+ private:
+  const T* row_;
+  std::int32_t classes_;
+  std::int32_t lane_;
+};
+
+}  // namespace tessera::conformal::detail
