@@ -29,40 +29,12 @@
 #include <vector>
 
 #include "tessera/core/cuda/check.cuh"
+#include "tessera/core/cuda/detail/stream_buffer.cuh"
 
 namespace tessera::conformal::detail {
 
-/// `size` elements of T in device memory, allocated and freed in the order of `stream`
-/// (cudaMallocAsync / cudaFreeAsync), so a buffer may go out of scope while kernels that use it
-/// are still queued. Neither copyable nor movable: a local of one call.
-template <class T>
-class stream_buffer {
- public:
-  /// Throws cuda_error "<where>: <CUDA's message>" when the allocation fails.
-  stream_buffer(std::size_t size, cudaStream_t stream, std::string_view where)
-      : size_(size), stream_(stream) {
-    if (size == 0) return;
-    void* memory = nullptr;
-    check_cuda(cudaMallocAsync(&memory, size * sizeof(T), stream), where);
-    data_ = static_cast<T*>(memory);
-  }
-
-  ~stream_buffer() {
-    if (data_ != nullptr) cudaFreeAsync(data_, stream_);
-  }
-
-  stream_buffer(const stream_buffer&) = delete;
-  stream_buffer& operator=(const stream_buffer&) = delete;
-
-  T* data() const noexcept { return data_; }
-  std::size_t size() const noexcept { return size_; }
-  std::span<T> span() const noexcept { return {data_, size_}; }
-
- private:
-  T* data_ = nullptr;
-  std::size_t size_;
-  cudaStream_t stream_;
-};
+/// Scratch device memory ordered on a stream: core's (core/cuda/detail/stream_buffer.cuh).
+using tessera::detail::stream_buffer;
 
 /// Copies `values` host values to the device buffer (enqueued on its stream; pageable memory is
 /// staged before the call returns, so `values` may be freed afterwards).

@@ -1,9 +1,6 @@
 #pragma once
 // Scratch device memory ordered on a CUDA stream, for launchers that need temporaries between
-// their kernels (the es and zo device backends).
-//
-// conformal/cuda/detail/stream_memory.cuh holds the same class for the conformal backend; this
-// one is core's, so that other cores need not include another core's internals.
+// their kernels (the conformal, es and zo device backends).
 
 #include <cuda_runtime_api.h>
 
