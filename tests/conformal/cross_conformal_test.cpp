@@ -18,6 +18,7 @@
 
 namespace cf = tessera::conformal;
 namespace oracle = tessera::test::cross_conformal_oracles;
+using tessera::test::domain_message_of;
 using tessera::test::message_of;
 
 namespace {
@@ -96,17 +97,6 @@ std::vector<std::vector<std::size_t>> as_resamples(
   for (const auto& row : table) resamples.emplace_back(row.begin(), row.end());
   return resamples;
 }
-
-template <class Call>
-std::string domain_message_of(Call&& call) {
-  try {
-    call();
-  } catch (const tessera::domain_error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
 // A fitter that records the training rows of every call and fits the mean of y on them.
 struct recording_fitter {
   std::span<const double> y;

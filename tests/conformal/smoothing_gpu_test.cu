@@ -27,6 +27,7 @@
 #include "support/test_support.hpp"
 
 namespace cf = tessera::conformal;
+using tessera::test::domain_message_of;
 using tessera::test::message_of;
 
 namespace {
@@ -100,17 +101,6 @@ template <class T>
 bool same_values(const xt::xtensor<T, 2>& a, const xt::xtensor<T, 2>& b) {
   return a.shape() == b.shape() && std::equal(a.begin(), a.end(), b.begin());
 }
-
-template <class F>
-std::string domain_message_of(F&& call) {
-  try {
-    call();
-  } catch (const tessera::domain_error& e) {
-    return e.what();
-  }
-  return "(no exception)";
-}
-
 }  // namespace
 
 TEMPLATE_TEST_CASE("a device perturbation is x + sigma z with the host's draws", "[gpu]", float, double) {

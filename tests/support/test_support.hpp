@@ -10,15 +10,22 @@
 
 namespace tessera::test {
 
-/// The message of the tessera::invalid_argument that call() throws, or "(no exception)".
-template <class F>
+/// The message of the exception of type E (tessera::invalid_argument unless named) that call()
+/// throws, or "(no exception)".
+template <class E = tessera::invalid_argument, class F>
 std::string message_of(F&& call) {
   try {
     call();
-  } catch (const tessera::invalid_argument& e) {
+  } catch (const E& e) {
     return e.what();
   }
   return "(no exception)";
+}
+
+/// The message of the tessera::domain_error that call() throws, or "(no exception)".
+template <class F>
+std::string domain_message_of(F&& call) {
+  return message_of<tessera::domain_error>(static_cast<F&&>(call));
 }
 
 /// The Kolmogorov-Smirnov statistic of a sample against a continuous CDF.

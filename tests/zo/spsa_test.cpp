@@ -23,6 +23,7 @@
 
 namespace zo = tessera::zo;
 using tessera::test::least_squares;
+using tessera::test::domain_message_of;
 using tessera::test::message_of;
 
 namespace {
@@ -42,17 +43,6 @@ std::vector<T> random_theta(std::size_t n, std::uint64_t seed) {
   std::vector<T> theta(n);
   tessera::fill_normal<T>(tessera::exec::host, tessera::random_stream(seed, 99), std::span<T>(theta));
   return theta;
-}
-
-/// The message of the tessera::domain_error that call() throws, or "(no exception)".
-template <class F>
-std::string domain_message_of(F&& call) {
-  try {
-    call();
-  } catch (const tessera::domain_error& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 constexpr double unit_roundoff_double = 0x1p-53;
