@@ -1,9 +1,10 @@
 // The device batched perturbed forward against the host's perturbed_forward: EGGROLL's two
 // kernels and the naive full-rank path, shared and per-member inputs, float and double, ranks 1
-// to 100, odd m, n not a multiple of the vector width, first > 0, antithetic pairs on and off,
-// several chunks of A's rows, several tiles of B's columns, more rows than a thread holds at once,
-// a misaligned output (the scalar variant); the cuBLAS handle comes back as it was; bad arguments
-// are refused before any launch.
+// to 100, odd m, n not a multiple of the vector width, first > 0, antithetic pairs on and off and
+// cut at either end of the range (first odd, first + count odd), A's rows split across blocks or
+// walked in several chunks by one, a part-filled tile of projections, several tiles of X's rows
+// and of B's columns, more rows than a thread holds at once, a misaligned output (the scalar
+// variant); the cuBLAS handle comes back as it was; bad arguments are refused before any launch.
 //
 // Tolerance, elementwise: 2 (m + r + 2) u M, M = |X||W| + |σ/√r| (|X||A|)|B|ᵀ (full rank:
 // 2 (m + 2) u |X| |W + σE|), u = 2^-24 (float) or 2^-53 (double). Host and device draw the same
@@ -199,6 +200,12 @@ TEMPLATE_TEST_CASE("the device low-rank forward matches the host's", "[gpu]", fl
       // the output one element past alignment: the scalar variant for n a multiple of 4
       {member_inputs::shared, 64, 2100, 10, 1, 1, 3, true, 1, 1},
       {member_inputs::per_member, 40, 128, 3, 2, 9, 2, true, 0, 1},
+      // eleven projections in a tile of sixteen; A's rows split in two (float) or four (double)
+      // ranges, summed by a second kernel
+      {member_inputs::shared, 700, 20, 3, 1, 2, 11, false, 4},
+      // 1000 rows: 32 tiles of X's rows, 34 units, 1088 blocks of work: one range of A's rows each,
+      // walked in three (float) or five (double) chunks that add into the same sums
+      {member_inputs::shared, 480, 4, 1000, 1, 1, 66, true, 6},
   };
   for (const forward_case& c : cases) check_forward<TestType>(c);
 }

@@ -28,17 +28,17 @@ namespace tessera::es {
 namespace detail {
 
 /// Calls store(d − first, z_d) for every draw d in [first, first + count) of the stream, z_d =
-/// normal<T>(stream, d). Called by all threads of a block (no synchronization inside): thread t
-/// computes the Philox blocks t, t + blockDim.x, ... of the range, each once.
+/// normal<T>(stream, d), shared among `workers` threads (no synchronization inside): worker w
+/// computes the Philox blocks w, w + workers, ... of the range, each once.
 template <float_or_double T, class Store>
 __device__ void generate_normal_range(const random_stream& stream, std::uint64_t first, std::uint32_t count,
-                                      Store&& store) {
+                                      std::uint32_t worker, std::uint32_t workers, Store&& store) {
   if (count == 0) return;
   constexpr std::uint64_t per_block = draws_per_block<T>;
   const std::uint64_t end = first + count;
   const std::uint64_t first_block = first / per_block;
   const std::uint64_t blocks = (end - 1) / per_block - first_block + 1;
-  for (std::uint64_t t = threadIdx.x; t < blocks; t += blockDim.x) {
+  for (std::uint64_t t = worker; t < blocks; t += workers) {
     const std::uint64_t block = first_block + t;
     const auto z = normal_block<T>(stream, block);
 #pragma unroll
@@ -49,15 +49,29 @@ __device__ void generate_normal_range(const random_stream& stream, std::uint64_t
   }
 }
 
+/// The same range shared among all threads of the block.
+template <float_or_double T, class Store>
+__device__ void generate_normal_range(const random_stream& stream, std::uint64_t first, std::uint32_t count,
+                                      Store&& store) {
+  generate_normal_range<T>(stream, first, count, threadIdx.x, blockDim.x, store);
+}
+
+/// member_streams::member_of_unit for a sign whose member lies outside [first, first + count).
+inline constexpr std::uint64_t no_member = ~std::uint64_t{0};
+
 /// Members [first, first + count) of a population as kernels see them: member first + q draws
 /// from noise_stream(seed, layer, generation, k) with k and the sign of member_noise::of (k = i/2
 /// and − for odd i with antithetic pairs), and its perturbation is scaled by ±scale.
+/// Unit u is the set of members that draw noise index first_index() + u: an antithetic pair
+/// (either member cut off where the pair straddles an end of the range) or, without pairs, one
+/// member. The forward draws a unit's factors once for all its members.
 template <float_or_double T>
 struct member_streams {
   std::uint64_t seed;
   std::uint32_t layer;
   std::uint32_t generation;
   std::uint64_t first;
+  std::uint64_t count;
   bool antithetic;
   T scale;  ///< σ/√r for low-rank noise, σ for full-rank noise
 
@@ -69,6 +83,26 @@ struct member_streams {
   /// −scale for the odd member of an antithetic pair, else scale.
   __device__ T signed_scale(std::uint64_t q) const {
     return member_noise::of(first + q, antithetic).negated ? -scale : scale;
+  }
+
+  /// The noise index of unit 0 (member first's).
+  __host__ __device__ std::uint64_t first_index() const { return member_noise::of(first, antithetic).index; }
+
+  /// How many units the members span (0 for no members).
+  __host__ __device__ std::uint64_t units() const {
+    return count == 0 ? 0 : member_noise::of(first + count - 1, antithetic).index - first_index() + 1;
+  }
+
+  /// The stream of unit u (that of each of its members).
+  __device__ random_stream unit_stream(std::uint64_t u) const {
+    return noise_stream(seed, layer, generation, static_cast<std::uint32_t>(first_index() + u));
+  }
+
+  /// q of unit u's member of the given sign (negated: the odd member of a pair), or no_member.
+  __device__ std::uint64_t member_of_unit(std::uint64_t u, bool negated) const {
+    if (!antithetic) return negated ? no_member : u;
+    const std::uint64_t member = 2 * (first_index() + u) + (negated ? 1 : 0);
+    return member >= first && member - first < count ? member - first : no_member;
   }
 };
 

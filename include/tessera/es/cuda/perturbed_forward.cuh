@@ -8,34 +8,50 @@
 // population) or the members' own rows (member_inputs::per_member: X stacks count blocks of b
 // rows, and X W is one GEMM of count b rows written straight into the output).
 //
-// EGGROLL (low_rank{r}): Y_i = (X W)_i + (σ_i/√r) (X_i A_i) B_iᵀ, σ_i = ±σ, in two kernels that
-// generate A_i and B_i where they use them (es/cuda/noise.cuh), never in global memory:
-//  1. project: one thread block per member forms P_i = (σ_i/√r) X_i A_i (b × r). A_i's rows are
-//     generated chunk by chunk into shared memory (row pitch r rounded up to an odd number, so
-//     the lanes' strided reads hit distinct banks); a warp owns one output row and up to four
-//     ranks, its lanes run over the chunk's rows, and a shuffle reduction closes each chunk. Each
-//     output has one owner warp and a fixed order of chunks: no atomics, the same bits every run.
-//  2. expand: one thread block per (member, tile of columns) generates the tile's rows of B_i
+// EGGROLL (low_rank{r}): Y_i = (X W)_i + (σ_i/√r) (X_i A_i) B_iᵀ, σ_i = ±σ. The members that draw
+// one noise index form a unit — an antithetic pair (the same A, B; opposite signs) or, without
+// pairs, one member — whose factors are generated once, where they are used (es/cuda/noise.cuh),
+// never in global memory. Two kernels:
+//  1. project: P_p = (σ/√r) X_p A_p (b × r) for every projection p: one per unit with shared
+//     inputs (the pair's − member uses −P), one per member with per-member inputs. A thread block
+//     takes a tile of projections (several with shared inputs, so that they share one staged X), a
+//     tile of X's rows and a range of A's rows (split-K, so that the blocks fill the device even
+//     for few members), and walks its range chunk by chunk: the chunk of X staged in shared
+//     memory, each projection's chunk of A generated beside it (row pitch r rounded up to an odd
+//     number, so the lanes' strided reads hit distinct banks). A warp owns one output row and four
+//     (projection, rank) columns, its lanes run over the chunk's rows, a shuffle reduction closes
+//     each chunk and lanes 0..3 add it to the range's sum. A small kernel adds the ranges' sums in
+//     range order and scales them. Each output has one owner and a fixed order of sums: no
+//     atomics, the same bits every run.
+//  2. expand: one thread block per (unit, tile of columns) generates the tile's rows of B_u
 //     (contiguous draws: columns × r) into shared memory, transposed so that a thread's Vec
 //     consecutive columns of one rank are one vector load. A thread owns Vec columns (4 floats or
 //     2 doubles: 16 bytes) and its share of the b rows (all of them when the tile spans 256 vectors),
-//     4 rows at a time in registers: y = (XW)_row + Σ_q P_i[row][q] B_i[col][q], then 16-byte
-//     streaming stores. B_i is generated once per (member, column) and reused by every row, so
-//     the kernel is a streaming write of the b n outputs of each member (XW's rows come from L2
-//     when shared). Kernel 1 is enqueued before the GEMM of X W, which it does not need.
+//     2 rows at a time in registers: s = Σ_k P[row][k] B_u[col][k], then y = (XW)_row + s for the
+//     unit's + member and (XW)_row − s for its − member, written with 16-byte streaming stores.
+//     With shared inputs s and the row of X W (from L2) serve both members of a pair; per-member
+//     inputs give each member its own P and X W. B_u is generated once per (unit, column) and
+//     reused by every row and member, so the kernel is a streaming write of the outputs.
 //     n not a multiple of Vec, or pointers not 16-byte aligned, take a scalar variant.
+// Kernel 1 runs on a side stream (es/cuda/detail/stream_fork.cuh) beside the cuBLAS GEMM of X W,
+// which it does not need; kernel 2 waits for both. The call as a whole stays ordered on
+// policy.stream: it starts after the work enqueued there before it, and work enqueued there after
+// it starts after all of it.
 // Full rank (full_rank{}, the naive baseline): a kernel forms W + σ_i E_i (E_i's m n draws) for
 // a chunk of members in scratch memory, then one strided-batched GEMM multiplies each by X_i.
 //
 // Agreement with the host: the same draws bit for bit, the same sums in another order. Each
-// output is a dot product of length m plus one of length r, so device and host both lie within
+// output is a dot product of length m, a scaling, a dot product of length r and a sum (the host
+// scales X first, then adds the product to X W; the device's − member subtracts the + member's
+// product, which is exactly the host's product with −σ), so device and host both lie within
 // (m + r + 2) u M of the exact value, M = |X||W| + |σ/√r| (|X||A|)|B|ᵀ elementwise (u = 2^-24
 // float, 2^-53 double; full rank: (m + 2) u |X| |W + σE|); tests/es/perturbed_forward_gpu_test.cu
 // checks twice that bound.
 //
 // Memory: scratch ordered on the policy's stream (cudaMallocAsync): X W (b n values) when shared,
-// P (count b r values); full rank: the perturbed weights of at most `scratch_bytes` (256 MiB) of
-// members at a time. The cuBLAS handle runs on policy.stream with host-side α, β for the call
+// P (b r values per projection), and when A's rows are split the ranges' partial sums (at most
+// project_partial_values values); full rank: the perturbed weights of at most `scratch_bytes`
+// (256 MiB) of members at a time. The cuBLAS handle runs on policy.stream with host-side α, β for the call
 // (both restored after); its math mode is the caller's, so TF32 tensor-op math, if the caller
 // enabled it, changes the float GEMM's rounding beyond the bound above.
 
@@ -59,6 +75,7 @@
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/es/cuda/detail/blas.cuh"
+#include "tessera/es/cuda/detail/stream_fork.cuh"
 #include "tessera/es/cuda/noise.cuh"
 #include "tessera/es/noise.hpp"
 #include "tessera/es/parameter_layout.hpp"
@@ -84,14 +101,34 @@ namespace detail {
 /// Threads per block of the forward kernels.
 inline constexpr unsigned forward_threads = 256;
 
-/// Shared memory a chunk of A's rows or a tile of B's rows may take.
+/// Shared memory a chunk of A's rows (with X's) or a tile of B's rows may take.
 inline constexpr std::size_t factor_tile_bytes = 32 * 1024;
 
-/// Output rows an expand thread holds in registers at once.
-inline constexpr int rows_in_registers = 4;
+/// Output rows an expand thread holds in registers at once: with a pair's two members each row
+/// is two 16-byte stores, and 4 rows would exceed the 64 registers of four blocks per SM (spills).
+inline constexpr int rows_in_registers = 2;
 
-/// Ranks a project warp accumulates at once.
-inline constexpr int ranks_per_pass = 4;
+/// (projection, rank) columns a project warp accumulates at once.
+inline constexpr int columns_per_task = 4;
+
+/// The most rows of X a project block stages; a larger b takes several row tiles, each drawing
+/// the tile's A again (then the b n outputs per member dominate the cost anyway).
+inline constexpr std::uint32_t project_tile_rows = 32;
+
+/// The most projections a project block takes at once: a power of two dividing forward_threads,
+/// so that each thread generates the A of one projection, forward_threads / per_tile threads each.
+inline constexpr std::uint32_t project_tile_projections = 32;
+
+/// The (row, four columns) tasks a project block aims at: two per warp. Projections are added to
+/// a tile (sharing its staged X) until the tile has this many.
+inline constexpr std::uint32_t project_block_tasks = 2 * forward_threads / 32;
+
+/// Blocks the project kernel aims at (about eight resident per SM on the ~130 SMs of an H100):
+/// ranges of A's rows (split-K) make them when projections are few.
+inline constexpr std::uint64_t project_target_blocks = 1024;
+
+/// The most partial sums (splits × projections × b × r) the split project kernel keeps.
+inline constexpr std::uint64_t project_partial_values = std::uint64_t{1} << 22;
 
 /// Vec values of T loaded or stored as one access (Vec sizeof(T) = 16 bytes: one vector access).
 template <class T, int Vec>
@@ -122,115 +159,258 @@ __device__ void store_streaming(T* at, const packet<T, Vec>& v) {
     __stcs(reinterpret_cast<double2*>(at), std::bit_cast<double2>(v));
 }
 
-/// The shape of one low-rank forward: count members of b rows, W m × n, rank r.
+/// The shape of one low-rank forward: count members of b rows, W m × n, rank r, how X is read.
 struct forward_shape {
   std::uint32_t b;
   std::uint32_t m;
   std::uint32_t n;
   std::uint32_t r;
   std::uint64_t count;
+  member_inputs inputs;
 };
 
-/// Kernel 1: p[q][row][k] = signed_scale_q Σ_j X_q[row][j] A_q[j][k]; chunk_rows rows of A at a
-/// time in shared memory (chunk_rows (r | 1) values).
+/// One work item of the project kernel: projections [first_projection, + live), rows [row0,
+/// row0 + rows) of X, A's rows [j_begin, j_end) (range `split`).
+struct project_item {
+  std::uint64_t first_projection;
+  std::uint32_t live;
+  std::uint32_t row0;
+  std::uint32_t rows;
+  std::uint32_t split;
+  std::uint32_t j_begin;
+  std::uint32_t j_end;
+};
+
+/// How the project kernel divides its work: `projections` products P_p (b × r), in tiles of
+/// per_tile projections (1 with per-member inputs) × tiles of tile_rows rows of X × `splits`
+/// ranges of split_rows rows of A, each range walked chunk_rows rows at a time.
+struct project_tiling {
+  std::uint64_t projections;
+  std::uint32_t per_tile;
+  std::uint32_t tile_rows;
+  std::uint32_t chunk_rows;
+  std::uint32_t split_rows;
+  std::uint32_t splits;
+
+  __host__ __device__ std::uint64_t projection_tiles() const { return (projections + per_tile - 1) / per_tile; }
+  __host__ __device__ std::uint32_t row_tiles(std::uint32_t b) const { return (b + tile_rows - 1) / tile_rows; }
+  __host__ __device__ std::uint64_t items(std::uint32_t b) const { return projection_tiles() * row_tiles(b) * splits; }
+
+  /// Shared-memory values per row of a chunk: a row of X's tile and one of A (pitch r | 1) for
+  /// each projection of the tile.
+  __host__ __device__ std::uint32_t values_per_row(std::uint32_t r) const { return tile_rows + per_tile * (r | 1u); }
+
+  /// Item i: the range varies fastest, then the row tile, then the tile of projections.
+  __device__ project_item item(std::uint64_t i, const forward_shape& shape) const {
+    const std::uint32_t row_tile_count = row_tiles(shape.b);
+    const auto split = static_cast<std::uint32_t>(i % splits);
+    const auto row0 = static_cast<std::uint32_t>(i / splits % row_tile_count) * tile_rows;
+    const std::uint64_t first = i / splits / row_tile_count * per_tile;
+    const std::uint32_t j_begin = split * split_rows;
+    return {first, static_cast<std::uint32_t>(min(std::uint64_t{per_tile}, projections - first)), row0,
+            min(tile_rows, shape.b - row0), split, j_begin, min(shape.m, j_begin + split_rows)};
+  }
+};
+
+/// The warp's sums over j < rows of x_row[j] A[j][c] for the columns c = c0, ..., c0 + 3 below
+/// `columns` (0 beyond), column c = u r + k being rank k of the tile's projection u, stored at
+/// a[(u chunk_rows + j) pitch + k]; every lane gets all four. Lanes take j = lane, lane + 32, ...
+template <float_or_double T>
+__device__ packet<T, columns_per_task> chunk_sums(const T* x_row, const T* a, std::uint32_t chunk_rows,
+                                                   std::uint32_t pitch, std::uint32_t r, std::uint32_t columns,
+                                                   std::uint32_t c0, std::uint32_t rows, unsigned lane) {
+  std::uint32_t offset[columns_per_task];
+  bool live[columns_per_task];
+#pragma unroll
+  for (int t = 0; t < columns_per_task; ++t) {
+    const std::uint32_t c = c0 + t;
+    live[t] = c < columns;
+    offset[t] = live[t] ? (c / r) * chunk_rows * pitch + c % r : 0;
+  }
+  packet<T, columns_per_task> sum{};
+  for (std::uint32_t j = lane; j < rows; j += 32) {
+    const T xj = x_row[j];
+#pragma unroll
+    for (int t = 0; t < columns_per_task; ++t)
+      if (live[t]) sum.value[t] += xj * a[offset[t] + j * pitch];
+  }
+#pragma unroll
+  for (int t = 0; t < columns_per_task; ++t) sum.value[t] = warp_sum(sum.value[t]);
+  return sum;
+}
+
+/// Kernel 1: partial[s][p][row][k] = output_scale Σ_{j in range s} X_p[row][j] A_p[j][k] for
+/// the projections p of `tiling`: units with shared inputs (X_p = X, A_p from the unit's stream),
+/// members with per-member inputs (X_p = x + p x_stride, per_tile = 1). Shared memory: the chunk
+/// of X (tile_rows × chunk_rows), then per_tile chunks of A (chunk_rows × (r | 1) each). Lanes
+/// 0..3 of the owner warp add each chunk's sum to the range's in place, chunk after chunk.
 template <float_or_double T>
 __global__ void __launch_bounds__(forward_threads)
     project_kernel(const T* x, std::uint64_t x_stride, forward_shape shape, member_streams<T> noise,
-                   std::uint32_t chunk_rows, T* p) {
+                   project_tiling tiling, T output_scale, T* partial) {
   extern __shared__ __align__(16) unsigned char shared_bytes[];
-  T* a = reinterpret_cast<T*>(shared_bytes);
-  const std::uint32_t r = shape.r, m = shape.m, pitch = r | 1u;
-  const std::uint32_t rank_groups = (r + ranks_per_pass - 1) / ranks_per_pass;
-  const std::uint32_t units = shape.b * rank_groups;  // (row, group of ranks) pairs, one warp each
+  const std::uint32_t b = shape.b, m = shape.m, r = shape.r, pitch = r | 1u, chunk = tiling.chunk_rows;
+  T* const xs = reinterpret_cast<T*>(shared_bytes);
+  T* const as = xs + tiling.tile_rows * chunk;
+  // Thread t draws A for the tile's projection t / generators: consecutive threads share a
+  // projection (whole warps for per_tile <= 8), so a warp's stream and branch are mostly uniform.
+  const std::uint32_t generators = blockDim.x / tiling.per_tile;
+  const std::uint32_t slot = threadIdx.x / generators, generator = threadIdx.x % generators;
   const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  for (std::uint64_t q = blockIdx.x; q < shape.count; q += gridDim.x) {
-    const random_stream stream = noise.stream(q);
-    const T scale = noise.signed_scale(q);
-    const T* xq = x + q * x_stride;
-    T* pq = p + q * shape.b * r;
-    for (std::uint32_t j0 = 0; j0 < m; j0 += chunk_rows) {
-      const std::uint32_t rows = min(chunk_rows, m - j0);
+  const std::uint64_t items = tiling.items(b), split_size = tiling.projections * b * r;
+  for (std::uint64_t i = blockIdx.x; i < items; i += gridDim.x) {
+    const project_item item = tiling.item(i, shape);
+    const std::uint64_t own = item.first_projection + min(slot, item.live - 1);
+    const random_stream stream =
+        shape.inputs == member_inputs::per_member ? noise.stream(own) : noise.unit_stream(own);
+    const T* x_tile = x + item.first_projection * x_stride + std::uint64_t{item.row0} * m;
+    T* const out = partial + item.split * split_size + (item.first_projection * b + item.row0) * r;
+    const std::uint32_t columns = item.live * r;
+    const std::uint32_t groups = (columns + columns_per_task - 1) / columns_per_task, tasks = item.rows * groups;
+    for (std::uint32_t j0 = item.j_begin; j0 < item.j_end; j0 += chunk) {
+      const std::uint32_t rows = min(chunk, item.j_end - j0);
       __syncthreads();  // every warp is done with the previous chunk
-      generate_normal_range<T>(stream, std::uint64_t{j0} * r, rows * r,
-                               [=](std::uint32_t d, T z) { a[(d / r) * pitch + d % r] = z; });
+      for (std::uint32_t e = threadIdx.x; e < item.rows * rows; e += blockDim.x)
+        xs[e / rows * chunk + e % rows] = x_tile[std::uint64_t{e / rows} * m + j0 + e % rows];
+      if (slot < item.live) {
+        T* const a = as + slot * chunk * pitch;
+        generate_normal_range<T>(stream, std::uint64_t{j0} * r, rows * r, generator, generators,
+                                 [=](std::uint32_t d, T z) { a[(d / r) * pitch + d % r] = z; });
+      }
       __syncthreads();
-      const bool last_chunk = j0 + rows == m;
-      for (std::uint32_t u = warp; u < units; u += warps) {  // warp-uniform: the shuffles see 32 lanes
-        const std::uint32_t row = u / rank_groups, k0 = (u % rank_groups) * ranks_per_pass;
-        const T* x_row = xq + std::uint64_t{row} * m + j0;
-        T partial[ranks_per_pass] = {};
-        for (std::uint32_t j = lane; j < rows; j += 32) {
-          const T xj = x_row[j];
+      const bool first_chunk = j0 == item.j_begin, last_chunk = j0 + rows == item.j_end;
+      for (std::uint32_t task = warp; task < tasks; task += warps) {  // warp-uniform: the shuffles see 32 lanes
+        const std::uint32_t row = task / groups, c0 = task % groups * columns_per_task;
+        const auto sums = chunk_sums<T>(xs + row * chunk, as, chunk, pitch, r, columns, c0, rows, lane);
+        // Warp `warp` owns this task in every chunk, so its lane t alone reads and writes column c0 + t.
 #pragma unroll
-          for (int t = 0; t < ranks_per_pass; ++t)
-            if (k0 + t < r) partial[t] += xj * a[j * pitch + k0 + t];
-        }
-#pragma unroll
-        for (int t = 0; t < ranks_per_pass; ++t) partial[t] = warp_sum(partial[t]);
-        // Warp `warp` owns unit u in every chunk, so its lane 0 alone reads and writes these.
-        T* p_row = pq + std::uint64_t{row} * r + k0;
-#pragma unroll
-        for (int t = 0; t < ranks_per_pass; ++t) {
-          if (lane != 0 || k0 + t >= r) continue;
-          const T sum = (j0 == 0 ? T(0) : p_row[t]) + partial[t];
-          p_row[t] = last_chunk ? sum * scale : sum;
+        for (int t = 0; t < columns_per_task; ++t) {
+          const std::uint32_t c = c0 + t;
+          if (lane != static_cast<unsigned>(t) || c >= columns) continue;
+          T& at = out[std::uint64_t{c / r} * b * r + row * r + c % r];
+          const T sum = (first_chunk ? T(0) : at) + sums.value[t];
+          at = last_chunk ? sum * output_scale : sum;
         }
       }
     }
   }
 }
 
-/// Kernel 2: out[q][row][col] = xw_q[row][col] + Σ_k p[q][row][k] B_q[col][k] for tiles of
-/// tile_columns columns (vectors = tile_columns / Vec threads per row group, a power of two
-/// dividing blockDim.x). B's tile lives transposed in shared memory: bt[k tile_columns + c].
-/// xw may be out itself (per-member inputs): each element is read, then written, by one thread.
+/// p[i] = scale Σ_{s < splits} partial[s size + i] for i < size, summed in the order of s.
+template <float_or_double T>
+__global__ void sum_partials_kernel(const T* partial, std::uint32_t splits, std::uint64_t size, T scale, T* p) {
+  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
+  for (std::uint64_t i = blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x; i < size; i += stride) {
+    T sum = partial[i];
+    for (std::uint32_t s = 1; s < splits; ++s) sum += partial[s * size + i];
+    p[i] = sum * scale;
+  }
+}
+
+/// The rows an expand thread holds at once: first, first + step, ... (rows_in_registers of them),
+/// those below b.
+struct row_pass {
+  std::uint32_t first;
+  std::uint32_t step;
+  std::uint32_t b;
+
+  __device__ bool has(int i) const { return first + static_cast<std::uint32_t>(i) * step < b; }
+  __device__ std::uint64_t row(int i) const { return first + std::uint64_t{static_cast<std::uint32_t>(i)} * step; }
+};
+
+template <class T, int Vec>
+using row_values = packet<T, Vec>[rows_in_registers];
+
+/// s_i = Σ_k P[row_i][k] B[c + e][k] for this thread's Vec columns c + e: p is the projection's P
+/// (b × r), bt its unit's tile of B transposed (bt[k tile_columns + c], pointing at column c).
+template <float_or_double T, int Vec>
+__device__ void low_rank_rows(const T* p, std::uint32_t r, const T* bt, std::uint32_t tile_columns, row_pass pass,
+                              row_values<T, Vec>& s) {
+#pragma unroll
+  for (int i = 0; i < rows_in_registers; ++i) s[i] = packet<T, Vec>{};
+  for (std::uint32_t k = 0; k < r; ++k) {
+    const auto bk = *reinterpret_cast<const packet<T, Vec>*>(bt + k * tile_columns);
+#pragma unroll
+    for (int i = 0; i < rows_in_registers; ++i) {
+      const T pk = pass.has(i) ? p[pass.row(i) * r + k] : T(0);
+#pragma unroll
+      for (int e = 0; e < Vec; ++e) s[i].value[e] += pk * bk.value[e];
+    }
+  }
+}
+
+/// For each row of the pass: x = the row at xw (Vec values; rows of pitch n), then x + s_i to
+/// the row at plus and x − s_i to the row at minus, skipping a null one (a member outside the
+/// range, or the other sign's member with per-member inputs). One row's x is live at a time.
+template <float_or_double T, int Vec>
+__device__ void write_rows(const T* xw, std::uint32_t n, row_pass pass, const row_values<T, Vec>& s, T* plus,
+                           T* minus) {
+#pragma unroll
+  for (int i = 0; i < rows_in_registers; ++i) {
+    if (!pass.has(i)) continue;
+    const std::uint64_t offset = pass.row(i) * n;
+    const auto x = *reinterpret_cast<const packet<T, Vec>*>(xw + offset);
+    packet<T, Vec> y;
+    if (plus != nullptr) {
+#pragma unroll
+      for (int e = 0; e < Vec; ++e) y.value[e] = x.value[e] + s[i].value[e];
+      store_streaming(plus + offset, y);
+    }
+    if (minus != nullptr) {
+#pragma unroll
+      for (int e = 0; e < Vec; ++e) y.value[e] = x.value[e] - s[i].value[e];
+      store_streaming(minus + offset, y);
+    }
+  }
+}
+
+/// Kernel 2: out[q][row][col] = xw_q[row][col] ± Σ_k P[row][k] B_u[col][k] for the members q of
+/// each unit u (+ for the even member of a pair), P the unit's projection (shared inputs) or the
+/// member's (per member), in tiles of tile_columns columns (vectors = tile_columns / Vec threads
+/// per row group, a power of two dividing blockDim.x). B's tile lives transposed in shared
+/// memory: bt[k tile_columns + c]. With shared inputs the sum and X W's rows are formed once for
+/// both members. xw may be out itself (per-member inputs): each element is read, then written,
+/// by one thread.
 template <float_or_double T, int Vec>
 __global__ void __launch_bounds__(forward_threads, 4)
     expand_kernel(const T* xw, std::uint64_t xw_stride, const T* p, forward_shape shape, member_streams<T> noise,
                   std::uint32_t tile_columns, T* out) {
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   T* bt = reinterpret_cast<T*>(shared_bytes);
-  using vec = packet<T, Vec>;
   const std::uint32_t b = shape.b, n = shape.n, r = shape.r;
   const std::uint32_t tiles = (n + tile_columns - 1) / tile_columns;
   const std::uint32_t vectors = tile_columns / Vec;
   const std::uint32_t c = (threadIdx.x % vectors) * Vec;  // this thread's first column in the tile
   const std::uint32_t group = threadIdx.x / vectors, groups = blockDim.x / vectors;
-  const std::uint64_t items = shape.count * tiles;
+  const bool per_member = shape.inputs == member_inputs::per_member;
+  const std::uint64_t items = noise.units() * tiles;
   for (std::uint64_t item = blockIdx.x; item < items; item += gridDim.x) {
-    const std::uint64_t q = item / tiles;
+    const std::uint64_t u = item / tiles;
     const std::uint32_t c0 = static_cast<std::uint32_t>(item % tiles) * tile_columns;
     const std::uint32_t columns = min(tile_columns, n - c0);
     __syncthreads();  // every thread is done with the previous tile
-    generate_normal_range<T>(noise.stream(q), (std::uint64_t{shape.m} + c0) * r, columns * r,
+    generate_normal_range<T>(noise.unit_stream(u), (std::uint64_t{shape.m} + c0) * r, columns * r,
                              [=](std::uint32_t d, T z) { bt[(d % r) * tile_columns + d / r] = z; });
     __syncthreads();
     if (c >= columns) continue;  // a narrow last tile (n is a multiple of Vec for Vec > 1)
-    const T* pq = p + q * b * r;
-    const T* xw_tile = xw + q * xw_stride + c0 + c;
-    T* out_tile = out + q * b * n + c0 + c;
+    const std::uint64_t plus = noise.member_of_unit(u, false), minus = noise.member_of_unit(u, true);
+    const std::uint64_t column = c0 + c;
+    const auto out_of = [&](std::uint64_t q) { return q == no_member ? nullptr : out + q * b * n + column; };
     // Rows group, group + groups, ...: rows_in_registers of them per pass.
     for (std::uint32_t first_row = group; first_row < b; first_row += groups * rows_in_registers) {
-      vec y[rows_in_registers];
-#pragma unroll
-      for (int i = 0; i < rows_in_registers; ++i) {
-        const std::uint32_t row = first_row + i * groups;
-        y[i] = row < b ? *reinterpret_cast<const vec*>(xw_tile + std::uint64_t{row} * n) : vec{};
-      }
-      for (std::uint32_t k = 0; k < r; ++k) {
-        const vec bk = *reinterpret_cast<const vec*>(bt + k * tile_columns + c);
-#pragma unroll
-        for (int i = 0; i < rows_in_registers; ++i) {
-          const std::uint32_t row = first_row + i * groups;
-          const T pk = row < b ? pq[std::uint64_t{row} * r + k] : T(0);
-#pragma unroll
-          for (int e = 0; e < Vec; ++e) y[i].value[e] += pk * bk.value[e];
+      const row_pass pass{first_row, groups, b};
+      row_values<T, Vec> s;
+      if (per_member) {  // each member its own P and X W
+        for (int negated = 0; negated < 2; ++negated) {
+          const std::uint64_t q = negated == 1 ? minus : plus;
+          if (q == no_member) continue;
+          low_rank_rows<T, Vec>(p + q * b * r, r, bt + c, tile_columns, pass, s);
+          write_rows<T, Vec>(xw + q * xw_stride + column, n, pass, s, negated == 1 ? nullptr : out_of(q),
+                             negated == 1 ? out_of(q) : nullptr);
         }
-      }
-#pragma unroll
-      for (int i = 0; i < rows_in_registers; ++i) {
-        const std::uint32_t row = first_row + i * groups;
-        if (row < b) store_streaming(out_tile + std::uint64_t{row} * n, y[i]);
+      } else {  // one sum and one read of X W for both members
+        low_rank_rows<T, Vec>(p + u * b * r, r, bt + c, tile_columns, pass, s);
+        write_rows<T, Vec>(xw + column, n, pass, s, out_of(plus), out_of(minus));
       }
     }
   }
@@ -285,26 +465,62 @@ struct forward_call {
 template <float_or_double T>
 forward_shape shape_of(const forward_call<T>& call, std::size_t r) {
   return {static_cast<std::uint32_t>(call.b), static_cast<std::uint32_t>(call.w.rows),
-          static_cast<std::uint32_t>(call.w.cols), static_cast<std::uint32_t>(r), call.count};
+          static_cast<std::uint32_t>(call.w.cols), static_cast<std::uint32_t>(r), call.count, call.inputs};
 }
 
-/// Kernel 1: P = (σ_i/√r) X_i A_i into p (count b r values).
+/// The project kernel's tiling for `projections` products of shape (see project_tiling).
 template <float_or_double T>
-void launch_project(const forward_call<T>& call, std::size_t r, T* p, const char* where) {
-  const forward_shape shape = shape_of(call, r);
-  const std::size_t pitch = r | 1u;
-  const std::size_t chunk_rows = std::min<std::size_t>(shape.m, factor_tile_bytes / (pitch * sizeof(T)));
-  const std::uint64_t x_stride = call.inputs == member_inputs::shared ? 0 : call.b * shape.m;
-  project_kernel<T><<<grid_blocks(call.count), forward_threads, chunk_rows * pitch * sizeof(T), call.policy.stream>>>(
-      call.x.data, x_stride, shape, call.noise, static_cast<std::uint32_t>(chunk_rows), p);
+project_tiling plan_project(const forward_shape& shape, std::uint64_t projections) {
+  project_tiling tiling{};
+  tiling.projections = projections;
+  tiling.tile_rows = std::min(shape.b, project_tile_rows);
+  tiling.per_tile = 1;
+  const auto tasks_with = [&](std::uint32_t per_tile) {
+    return tiling.tile_rows * ((per_tile * shape.r + columns_per_task - 1) / columns_per_task);
+  };
+  if (shape.inputs == member_inputs::shared)  // per member, each projection has its own X
+    while (tiling.per_tile < project_tile_projections && tiling.per_tile < projections &&
+           tasks_with(2 * tiling.per_tile) <= project_block_tasks)
+      tiling.per_tile *= 2;
+  // The chunk: as many rows of A (and X) as factor_tile_bytes hold, a multiple of the warp's 32 lanes.
+  std::size_t chunk = std::max<std::size_t>(1, factor_tile_bytes / sizeof(T) / tiling.values_per_row(shape.r));
+  if (chunk >= 32) chunk -= chunk % 32;
+  tiling.chunk_rows = static_cast<std::uint32_t>(std::min<std::size_t>(chunk, shape.m));
+  // Split A's rows until the blocks fill the device, within the scratch of partial sums.
+  const std::uint64_t chunks = (shape.m + tiling.chunk_rows - 1) / tiling.chunk_rows;
+  const std::uint64_t tiles = tiling.projection_tiles() * tiling.row_tiles(shape.b);
+  const std::uint64_t sums_per_split = projections * shape.b * shape.r;
+  std::uint64_t splits = std::clamp<std::uint64_t>((project_target_blocks + tiles - 1) / tiles, 1, chunks);
+  splits = std::min(splits, std::max<std::uint64_t>(1, project_partial_values / sums_per_split));
+  const std::uint64_t chunks_per_split = (chunks + splits - 1) / splits;
+  tiling.split_rows = static_cast<std::uint32_t>(chunks_per_split * tiling.chunk_rows);
+  tiling.splits = static_cast<std::uint32_t>((chunks + chunks_per_split - 1) / chunks_per_split);
+  return tiling;
+}
+
+/// Kernel 1 on `stream`: P = (σ/√r) X_p A_p into p (tiling.projections b r values), by way of
+/// `partial` (tiling.splits times as many) when A's rows are split.
+template <float_or_double T>
+void launch_project(const forward_call<T>& call, const forward_shape& shape, const project_tiling& tiling,
+                    cudaStream_t stream, T* partial, T* p, const char* where) {
+  const std::uint64_t x_stride = shape.inputs == member_inputs::shared ? 0 : std::uint64_t{shape.b} * shape.m;
+  const std::size_t shared_bytes = std::size_t{tiling.values_per_row(shape.r)} * tiling.chunk_rows * sizeof(T);
+  const bool split = tiling.splits > 1;
+  project_kernel<T><<<grid_blocks(tiling.items(shape.b)), forward_threads, shared_bytes, stream>>>(
+      call.x.data, x_stride, shape, call.noise, tiling, split ? T(1) : call.noise.scale, split ? partial : p);
+  check_launch(where);
+  if (!split) return;
+  const std::uint64_t size = tiling.projections * shape.b * shape.r;
+  sum_partials_kernel<T><<<grid_blocks((size + forward_threads - 1) / forward_threads), forward_threads, 0, stream>>>(
+      partial, tiling.splits, size, call.noise.scale, p);
   check_launch(where);
 }
 
-/// Kernel 2: out = X W + P Bᵀ, X W read from xw (member q's rows at xw + q xw_stride).
+/// Kernel 2: out = X W ± P Bᵀ, X W read from xw (member q's rows at xw + q xw_stride).
 template <float_or_double T>
-void launch_expand(const forward_call<T>& call, std::size_t r, const T* xw, std::uint64_t xw_stride, const T* p,
-                   const char* where) {
-  const forward_shape shape = shape_of(call, r);
+void launch_expand(const forward_call<T>& call, const forward_shape& shape, const T* xw, std::uint64_t xw_stride,
+                   const T* p, const char* where) {
+  const std::size_t r = shape.r;
   const bool vectorized = shape.n % vector_width<T> == 0 && aligned_16(xw) && aligned_16(call.out);
   const std::size_t vec = vectorized ? vector_width<T> : 1;
   // As many column vectors per row group as the shared memory, the block and the row allow.
@@ -312,7 +528,7 @@ void launch_expand(const forward_call<T>& call, std::size_t r, const T* xw, std:
   while (vectors > 1 && vectors * vec * r * sizeof(T) > factor_tile_bytes) vectors /= 2;
   const std::size_t tile_columns = vectors * vec;
   const std::uint64_t tiles = (shape.n + tile_columns - 1) / tile_columns;
-  const unsigned grid = grid_blocks(call.count * tiles);
+  const unsigned grid = grid_blocks(call.noise.units() * tiles);
   const std::size_t shared = tile_columns * r * sizeof(T);
   const auto columns = static_cast<std::uint32_t>(tile_columns);
   const cudaStream_t stream = call.policy.stream;
@@ -325,20 +541,31 @@ void launch_expand(const forward_call<T>& call, std::size_t r, const T* xw, std:
   check_launch(where);
 }
 
-/// EGGROLL's forward: kernel 1, X W by cuBLAS, kernel 2. Kernel 1 needs no X W, so it goes
-/// first: the device starts on it while the host is still enqueueing the GEMM.
+/// EGGROLL's forward: kernel 1 on a side stream beside the GEMM of X W on the caller's (they are
+/// independent: the kernel is compute-bound, the GEMM memory-bound), then kernel 2 after both.
 template <float_or_double T>
 void forward_low_rank(const forward_call<T>& call, std::size_t r, const char* where) {
   const std::size_t m = call.w.rows, n = call.w.cols;
   const bool shared = call.inputs == member_inputs::shared;
-  const tessera::detail::stream_buffer<T> p(call.count * call.b * r, call.policy.stream, where);
+  const forward_shape shape = shape_of(call, r);
+  // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
+  const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
+  const std::size_t p_size = tiling.projections * call.b * r;
+  const cudaStream_t stream = call.policy.stream;
+  const tessera::detail::stream_buffer<T> p(p_size, stream, where);
+  const tessera::detail::stream_buffer<T> partial(tiling.splits > 1 ? tiling.splits * p_size : 0, stream, where);
   // Shared: X W once into scratch, read by every member from L2. Per member: straight into out.
-  const tessera::detail::stream_buffer<T> shared_xw(shared ? call.b * n : 0, call.policy.stream, where);
+  const tessera::detail::stream_buffer<T> shared_xw(shared ? call.b * n : 0, stream, where);
   T* xw = shared ? shared_xw.data() : call.out;
-  launch_project(call, r, p.data(), where);
+  stream_fork fork(stream, where);  // declared after the buffers: joined before they are freed
+  // The GEMM is enqueued first so that its blocks (few, memory-bound) are resident before the
+  // project kernel's (a device-filling wave) take the rest of the SMs; the other order would make
+  // the GEMM wait for SMs to drain.
   gemm(call.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, shared ? call.b : call.count * call.b, m, T(1), call.w.data, n,
        call.x.data, m, T(0), xw, n, where);
-  launch_expand(call, r, xw, shared ? 0 : call.b * n, p.data(), where);
+  launch_project(call, shape, tiling, fork.side(), partial.data(), p.data(), where);
+  fork.join(where);
+  launch_expand(call, shape, xw, shared ? 0 : call.b * n, p.data(), where);
 }
 
 /// The naive baseline: W + σ_i E_i formed per member, then one batched GEMM per chunk of members.
@@ -420,7 +647,7 @@ void perturbed_forward(exec::cuda policy, cublasHandle_t handle, matrix_view<con
   T scale = sigma;
   if constexpr (std::same_as<Noise, low_rank>) scale = sigma / std::sqrt(static_cast<T>(noise.rank));
   const detail::member_streams<T> streams{population.seed, static_cast<std::uint32_t>(layer), population.generation,
-                                          first, population.antithetic, scale};
+                                          first, count, population.antithetic, scale};
   const detail::forward_call<T> call{policy, handle, x, inputs, w, b, count, streams, out.data()};
   if constexpr (std::same_as<Noise, low_rank>)
     detail::forward_low_rank(call, noise.rank, where);
