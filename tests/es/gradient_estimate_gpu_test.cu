@@ -30,6 +30,7 @@
 #include "support/test_support.hpp"
 
 namespace es = tessera::es;
+using tessera::test::blas_handle;
 using tessera::test::device_span;
 using tessera::test::message_of;
 using tessera::test::same_bits;
@@ -37,14 +38,6 @@ using tessera::test::same_bits;
 namespace {
 
 const tessera::exec::cuda device{};
-
-struct blas_handle {
-  blas_handle() { REQUIRE(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS); }
-  ~blas_handle() { cublasDestroy(handle); }
-  blas_handle(const blas_handle&) = delete;
-  blas_handle& operator=(const blas_handle&) = delete;
-  cublasHandle_t handle = nullptr;
-};
 
 /// Matrices 37 × 29 and 64 × 20 and vectors of 11 and 1 entries, interleaved.
 es::parameter_layout test_layout() {

@@ -31,6 +31,7 @@
 #include "support/test_support.hpp"
 
 namespace es = tessera::es;
+using tessera::test::blas_handle;
 using tessera::test::device_span;
 using tessera::test::message_of;
 using tessera::test::same_bits;
@@ -38,15 +39,6 @@ using tessera::test::same_bits;
 namespace {
 
 const tessera::exec::cuda device{};
-
-/// A cuBLAS handle for one test case.
-struct blas_handle {
-  blas_handle() { REQUIRE(cublasCreate(&handle) == CUBLAS_STATUS_SUCCESS); }
-  ~blas_handle() { cublasDestroy(handle); }
-  blas_handle(const blas_handle&) = delete;
-  blas_handle& operator=(const blas_handle&) = delete;
-  cublasHandle_t handle = nullptr;
-};
 
 /// rows × cols entries uniform in [-1, 1), from their own stream.
 template <class T>
