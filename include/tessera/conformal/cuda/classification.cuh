@@ -121,6 +121,24 @@ inline unsigned lanes_per_row(std::size_t classes) {
   return half >= 32 ? 32u : static_cast<unsigned>(std::bit_floor(half == 0 ? std::size_t{1} : half));
 }
 
+/// How a kernel's warps split rows among groups of `group` lanes (group divides 32): group g of a
+/// warp takes row first + g, and the warps stride over the rows together.
+struct lane_groups {
+  unsigned group;               ///< lanes per row
+  unsigned member;              ///< this lane's index within its group
+  std::uint64_t first;          ///< the first row of this warp's first pass
+  std::uint64_t stride;         ///< rows covered by all warps in one pass
+
+  __device__ explicit lane_groups(unsigned lanes_per_row)
+      : group(lanes_per_row),
+        member(threadIdx.x % 32 % lanes_per_row),
+        first((blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32 * (32 / lanes_per_row)),
+        stride(std::uint64_t{gridDim.x} * blockDim.x / 32 * (32 / lanes_per_row)) {}
+
+  /// The row this lane's group takes in the pass that starts at `pass_first`.
+  __device__ std::uint64_t row(std::uint64_t pass_first) const { return pass_first + threadIdx.x % 32 / group; }
+};
+
 /// Groups of `group` lanes score rows: group g of the warp takes row first + g. Loops stay
 /// warp-uniform (the group sums are warp collectives); lanes past the last row add zeros.
 template <float_or_double T, class S>
@@ -129,13 +147,10 @@ __global__ void calibration_scores_kernel(S score, matrix_view<const T> probabil
                                           unsigned long long* violation) {
   const std::uint64_t n = probabilities.rows;
   const auto classes = static_cast<std::int32_t>(probabilities.cols);
-  const unsigned lane = threadIdx.x % 32;
-  const unsigned member = lane % group;
-  const std::uint64_t rows_per_warp = 32 / group;
-  const std::uint64_t warp = (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
-  const std::uint64_t warps = std::uint64_t{gridDim.x} * blockDim.x / 32;
-  for (std::uint64_t first = warp * rows_per_warp; first < n; first += warps * rows_per_warp) {
-    const std::uint64_t i = first + lane / group;
+  const lane_groups groups(group);
+  const unsigned member = groups.member;
+  for (std::uint64_t first = groups.first; first < n; first += groups.stride) {
+    const std::uint64_t i = groups.row(first);
     const bool active = i < n;
     const std::int32_t label = active ? labels[i] : 0;
     const bool label_ok = label >= 0 && label < classes;
@@ -182,13 +197,10 @@ __global__ void elementwise_sets_kernel(S score, matrix_view<const T> probabilit
                                         unsigned long long* violation) {
   const std::uint64_t n = probabilities.rows;
   const auto classes = static_cast<std::int32_t>(probabilities.cols);
-  const unsigned lane = threadIdx.x % 32;
-  const unsigned member = lane % group;
-  const std::uint64_t rows_per_warp = 32 / group;
-  const std::uint64_t warp = (blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x) / 32;
-  const std::uint64_t warps = std::uint64_t{gridDim.x} * blockDim.x / 32;
-  for (std::uint64_t first = warp * rows_per_warp; first < n; first += warps * rows_per_warp) {
-    const std::uint64_t i = first + lane / group;
+  const lane_groups groups(group);
+  const unsigned member = groups.member;
+  for (std::uint64_t first = groups.first; first < n; first += groups.stride) {
+    const std::uint64_t i = groups.row(first);
     const bool active = i < n;
     const T* row = probabilities.data + (active ? i : 0) * probabilities.cols;
     std::uint8_t* out = sets.data + (active ? i : 0) * sets.cols;
