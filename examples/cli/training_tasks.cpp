@@ -47,10 +47,12 @@ training_task::training_task(std::string_view name) : name_(name), model_(model_
   }
 }
 
-std::string theta_hash(std::span<const double> theta) {
+std::string hex_text(std::uint64_t hash) {
   char text[17];
-  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(fnv1a(std::as_bytes(theta))));
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
   return text;
 }
+
+std::string theta_hash(std::span<const double> theta) { return hex_text(fnv1a(std::as_bytes(theta))); }
 
 }  // namespace tessera::cli

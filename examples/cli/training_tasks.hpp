@@ -57,6 +57,9 @@ class training_task {
 /// The names training_task accepts, for --help and messages.
 inline constexpr std::string_view training_task_names = "linreg, mlp-xor or mlp-blobs";
 
+/// A 64-bit hash as 16 hexadecimal digits.
+std::string hex_text(std::uint64_t hash);
+
 /// A short hexadecimal fingerprint of θ's bytes (FNV-1a 64): equal on replicas that agree bit for bit.
 std::string theta_hash(std::span<const double> theta);
 

@@ -21,11 +21,7 @@ void print_zo_run(const context& ctx, const zo_train_options& o, const training_
     return;
   }
   std::vector<std::string> hashes;
-  for (const std::uint64_t h : run.replica_hashes) {
-    char text[17];
-    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
-    hashes.emplace_back(text);
-  }
+  for (const std::uint64_t h : run.replica_hashes) hashes.push_back(hex_text(h));
   bool identical = true;
   for (const auto& h : hashes) identical &= h == hashes.front();
   nlohmann::json document{{"task", o.task},
