@@ -4,23 +4,23 @@
 //
 // The set is the prefix of the ranking (descending probability, ties to the lower label index)
 // that ends before the first label whose score exceeds q, the "end"; the scores never decrease
-// along the ranking. The warp keeps an interval of rank keys, the candidates, known to hold the
-// end (or to be followed by it), and halves it:
-//  * A step splits the candidates at the middle key into an upper part U (ranked first) and a
-//    lower part L. One pass over the row counts U, sums its mass, and finds the last key of U and
-//    the first key of L: four warp reductions, no shared memory. The first label of L is scored
-//    exactly (its rank and the mass before it are those of the labels ranked before the
-//    candidates, plus U). If it is admitted, so is all of U, which joins the labels before the
-//    candidates: the candidates become L. Otherwise the end is in U or is that label: the
-//    candidates become U, and that label is the end should every label of U be admitted.
-//  * The keys are first the probability bits (which order as the values do), so a step halves the
-//    range of bits still open, and neither part is ever empty (the interval's ends are keys of
-//    candidates); once every candidate has the same probability, their labels.
+// along the ranking. The warp keeps an interval [low, high] of rank keys, the candidates, known
+// to hold the end (or to be followed by it), and splits it:
+//  * A step picks a pivot key in (low, high]. One pass over the row counts the labels of keys >=
+//    the pivot, sums their mass, and finds the lowest such key and the highest key below the
+//    pivot: four warp reductions, no shared memory, and five predicated instructions per label,
+//    since the pass does not ask which labels are candidates: the labels of keys above `high`
+//    are ranked before the candidates and belong to both tallies. The first label below the
+//    pivot is scored exactly (the labels ranked before it are those counted, and their mass is
+//    the sum). If it is admitted, so is every candidate above the pivot: the candidates shrink
+//    to the keys below it. Otherwise the end is above the pivot or is that label: the candidates
+//    shrink to the keys above, and that label is the end should every candidate be admitted.
+//  * The keys are first the probability bits (which order as the values do), so a step halves
+//    the range of bits still open; once every candidate has the same probability, their labels.
 //  * With at most 32 candidates left, they are gathered one per lane, sorted by a bitonic network,
 //    their masses summed by a scan and scored: the set ends at the first that fails.
-// A step is one pass over the row with a handful of instructions per label; rows of softmax
-// outputs take about five steps (two to eight). The only shared memory is the 32 slots of the
-// gather.
+// Rows of softmax outputs take about five steps (two to eight). The only shared memory is the 32
+// slots of the gather. Every decision is warp-uniform and the per-label work is branch-free.
 //
 // Every sum is over the same labels as the host's, in another order (butterflies and scans); see
 // classification.cuh for the agreement with the host that this gives.
@@ -44,21 +44,28 @@ struct ranked_label {
 };
 
 /// Whether a ranks before b: higher probability first, then the lower label index (the host's
-/// detail::ranks_before).
+/// detail::ranks_before). Bitwise operators, not && and ||: no branch per label.
 template <float_or_double T>
 __device__ bool ranks_before(const ranked_label<T>& a, const ranked_label<T>& b) {
-  return a.probability > b.probability || (a.probability == b.probability && a.label < b.label);
+  return (a.probability > b.probability) | ((a.probability == b.probability) & (a.label < b.label));
 }
 
 /// The unsigned integer as wide as T.
 template <float_or_double T>
 using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
 
-/// The bits of a probability p >= 0, which order as the values do (-0 is first turned into +0).
+/// The bits of a probability p >= 0, which order as the values do. p must not be -0: the rows
+/// of warp_row.cuh hand out p + 0 (so that equal probabilities have equal bits), which spares an
+/// addition here in every pass.
 template <float_or_double T>
 __device__ probability_bits<T> bits_of(T p) {
-  return std::bit_cast<probability_bits<T>>(p + T(0));
+  return std::bit_cast<probability_bits<T>>(p);
 }
+
+/// The bits of +infinity: an entry p (with -0 turned into +0) is finite and >= 0 exactly when its
+/// bits are below these, as negative values and NaNs have larger bit patterns.
+template <float_or_double T>
+inline constexpr probability_bits<T> infinity_bits = std::bit_cast<probability_bits<T>>(std::numeric_limits<T>::infinity());
 
 /// Where the set of a row ends: it holds the labels ranked before `first_out`.
 template <float_or_double T>
@@ -91,7 +98,11 @@ struct probability_keys {
   using key = probability_bits<T>;
 
   __device__ key of(T p, std::int32_t) const { return bits_of(p); }
-  __device__ bool eligible(T) const { return true; }
+
+  /// Every label, and the padding slots past the row's end too: they hold +0, whose key 0 is
+  /// below every pivot (pivots exceed `low` >= 0) and no higher than any real key, so they
+  /// change no tally.
+  __device__ bool eligible(T, bool) const { return true; }
 
   /// A label that ranks as the first label of key k: its probability, and label 0, since no
   /// label of that probability ranks before the first one.
@@ -99,14 +110,14 @@ struct probability_keys {
 };
 
 /// Rank keys once the candidates share one probability (bits `tie`): the complemented labels, so
-/// that the lower label has the larger key.
+/// that the lower label has the larger key. Only the labels of that probability are eligible.
 template <float_or_double T>
 struct tied_label_keys {
   using key = std::uint32_t;
   probability_bits<T> tie;
 
   __device__ key of(T, std::int32_t label) const { return ~static_cast<key>(label); }
-  __device__ bool eligible(T p) const { return bits_of(p) == tie; }
+  __device__ bool eligible(T p, bool valid) const { return valid & (bits_of(p) == tie); }
   __device__ ranked_label<T> first_of(key k) const {
     return {std::bit_cast<T>(tie), static_cast<std::int32_t>(~k)};
   }
@@ -114,7 +125,8 @@ struct tied_label_keys {
 
 /// The labels that may still hold the end of the set: the eligible labels with keys in
 /// [low, high], `count` of them. The `rank_offset` labels of mass `mass_offset` ranked before
-/// them are in the set; `end` is the label that follows them, where the set ends should every
+/// them are in the set, and so are the `base_rank` labels of mass `base_mass` ranked before every
+/// eligible label; `end` is the label that follows the candidates, where the set ends should every
 /// candidate be admitted. While count > 0, low <= high.
 template <float_or_double T, class Keys>
 struct candidate_range {
@@ -124,15 +136,19 @@ struct candidate_range {
   std::int32_t count;
   std::int32_t rank_offset;
   T mass_offset;
+  std::int32_t base_rank;
+  T base_mass;
   set_end<T> end;
 
-  /// Whether the label of probability p and key k is a candidate (for count > 0).
-  __device__ bool holds(typename Keys::key k, T p) const { return keys.eligible(p) && k - low <= high - low; }
+  /// Whether the label of probability p and key k is a candidate (never a padding slot).
+  __device__ bool holds(typename Keys::key k, T p, bool valid) const {
+    return valid & keys.eligible(p, valid) & (k - low <= high - low);
+  }
 };
 
-/// The tallies of one split of the candidates at a key: the count, mass and lowest key of the
-/// upper part U (keys >= the pivot, ranked first; all ones when empty), the highest key of the
-/// lower part L (0 when empty).
+/// The tallies of the eligible labels split at a pivot key: the count and mass of those with
+/// keys >= the pivot and the lowest such key (all ones when none), the highest key below the
+/// pivot (0 when none).
 template <float_or_double T, class Key>
 struct split_tally {
   std::int32_t upper_count;
@@ -141,48 +157,58 @@ struct split_tally {
   Key lower_highest;
 };
 
-/// One pass over the row: the tallies of the split of `range` at `pivot`, the same on all lanes.
+/// One pass over the row: the tallies of the split at `pivot`, the same on all lanes. Written as
+/// one if/else of plain updates, which the compiler turns into five predicated instructions per
+/// label (compare, count, add, min, max).
 template <float_or_double T, class Keys, class Row>
-__device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const candidate_range<T, Keys>& range,
+__device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const Keys& keys,
                                                           typename Keys::key pivot) {
   using key = typename Keys::key;
-  split_tally<T, key> tally{0, T(0), ~key(0), key(0)};
+  std::int32_t count = 0;
+  T mass = 0;
+  key upper_lowest = ~key(0), lower_highest = 0;
   row.for_each([&](T p, std::int32_t j, bool valid) {
-    const key k = range.keys.of(p, j);
-    if (!valid || !range.holds(k, p)) return;
+    const key k = keys.of(p, j);
+    if (!keys.eligible(p, valid)) return;
     if (k >= pivot) {
-      ++tally.upper_count;
-      tally.upper_mass += p;
-      tally.upper_lowest = k < tally.upper_lowest ? k : tally.upper_lowest;
+      ++count;
+      mass += p;
+      upper_lowest = k < upper_lowest ? k : upper_lowest;
     } else {
-      tally.lower_highest = k > tally.lower_highest ? k : tally.lower_highest;
+      lower_highest = k > lower_highest ? k : lower_highest;
     }
   });
-  return {warp_sum(tally.upper_count), group_sum(tally.upper_mass, 32), warp_min(tally.upper_lowest),
-          warp_max(tally.lower_highest)};
+  return {warp_sum(count), group_sum(mass, 32), warp_min(upper_lowest), warp_max(lower_highest)};
 }
 
-/// One bisection step (count > 0 and low < high): splits the candidates at their middle key and
-/// keeps the part that holds the end. Warp-uniform: every lane takes the same decisions.
+/// One step (count > 0 and low < high): splits the candidates at their middle key and keeps the
+/// part that holds the end; a part found empty only narrows [low, high] to real keys.
+/// Warp-uniform: every lane takes the same decisions.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_range<T, Keys>& range) {
   const typename Keys::key pivot = range.low + (range.high - range.low + 1) / 2;
-  const auto tally = tally_split(row, range, pivot);
-  if (tally.upper_count == range.count) {  // L is empty (its keys held no label): only narrow
+  const auto tally = tally_split<T>(row, range.keys, pivot);
+  // Candidates at or above the pivot: the tally also counts every label ranked before them.
+  const std::int32_t upper = range.base_rank + tally.upper_count - range.rank_offset;
+  if (upper == 0) {
+    range.high = tally.lower_highest;
+    return;
+  }
+  if (upper == range.count) {
     range.low = tally.upper_lowest;
     return;
   }
   const ranked_label<T> lower_first = range.keys.first_of(tally.lower_highest);
-  const std::int32_t rank = range.rank_offset + tally.upper_count + 1;
-  const T mass = range.mass_offset + tally.upper_mass;
+  const std::int32_t rank = range.base_rank + tally.upper_count + 1;
+  const T mass = range.base_mass + tally.upper_mass;
   if (rule.admits(lower_first.probability, rank, mass)) {
     range.high = tally.lower_highest;
-    range.count -= tally.upper_count;
+    range.count -= upper;
     range.rank_offset = rank - 1;
     range.mass_offset = mass;
   } else {
     range.low = tally.upper_lowest;
-    range.count = tally.upper_count;
+    range.count = upper;
     range.end = set_end<T>{lower_first};
   }
 }
@@ -190,8 +216,7 @@ __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_rang
 /// The last <= 32 candidates, one per lane.
 template <float_or_double T>
 struct candidate_slots {
-  T probability[32];
-  std::int32_t label[32];
+  ranked_label<T> label[32];
 };
 
 /// Sorts 32 labels, one per lane, into ranking order (lane 0 first) with a bitonic network.
@@ -203,54 +228,49 @@ __device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane
                                   __shfl_xor_sync(full_warp, mine.label, stride)};
       const bool ascending = (lane & size) == 0;
       const bool keeps_first = ((lane & stride) == 0) == ascending;
-      if (keeps_first == ranks_before(other, mine)) mine = other;
+      mine = keeps_first == ranks_before(other, mine) ? other : mine;
     }
   }
   return mine;
 }
 
-/// The end of the set among at most 32 candidates: gathered one per lane (in label order) through
-/// `slots`, sorted, their masses summed by a scan, scored; the set ends at the first that fails,
-/// or at range.end when none does.
+/// The end of the set among at most 32 candidates: gathered one per lane through `slots` (each
+/// lane writes its own after those of the lanes below it), sorted, their masses summed by a scan,
+/// scored; the set ends at the first that fails, or at range.end when none does.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
                                  candidate_slots<T>& slots, unsigned lane) {
   if (range.count == 0) return range.end;
-  std::int32_t filled = 0;
+  std::int32_t mine = 0;
+  row.for_each([&](T p, std::int32_t j, bool valid) { mine += range.holds(range.keys.of(p, j), p, valid) ? 1 : 0; });
+  std::int32_t slot = warp_exclusive_sum(mine, lane);
   row.for_each([&](T p, std::int32_t j, bool valid) {
-    const bool candidate = valid && range.holds(range.keys.of(p, j), p);
-    const unsigned mask = __ballot_sync(full_warp, candidate);
-    if (candidate) {
-      const int slot = filled + __popc(mask & lanes_below(lane));
-      slots.probability[slot] = p;
-      slots.label[slot] = j;
-    }
-    filled += __popc(mask);
+    if (range.holds(range.keys.of(p, j), p, valid)) slots.label[slot++] = ranked_label<T>{p, j};
   });
   __syncwarp();
   const bool holds = static_cast<std::int32_t>(lane) < range.count;
   // Empty lanes hold a label that ranks after every real one, so they sort last.
-  ranked_label<T> mine = holds ? ranked_label<T>{slots.probability[lane], slots.label[lane]}
-                               : set_end<T>::whole_row().first_out;
+  ranked_label<T> candidate = holds ? slots.label[lane] : set_end<T>::whole_row().first_out;
   __syncwarp();  // the slots are free again
-  mine = warp_sort_by_rank(mine, lane);
-  const T mass_before = range.mass_offset + warp_exclusive_sum(holds ? mine.probability : T(0), lane);
-  const bool fails = holds && !rule.admits(mine.probability, range.rank_offset + static_cast<std::int32_t>(lane) + 1,
-                                           mass_before);
+  candidate = warp_sort_by_rank(candidate, lane);
+  const T mass_before = range.mass_offset + warp_exclusive_sum(holds ? candidate.probability : T(0), lane);
+  const bool fails = holds && !rule.admits(candidate.probability,
+                                           range.rank_offset + static_cast<std::int32_t>(lane) + 1, mass_before);
   const unsigned failing = __ballot_sync(full_warp, fails);
   if (failing == 0) return range.end;
   const int first = __ffs(static_cast<int>(failing)) - 1;
-  return {{__shfl_sync(full_warp, mine.probability, first), __shfl_sync(full_warp, mine.label, first)}};
+  return {{__shfl_sync(full_warp, candidate.probability, first), __shfl_sync(full_warp, candidate.label, first)}};
 }
 
 /// Where the set of a row of `classes` labels ends, for the row's largest and smallest
-/// probability bits `highest` and `lowest`: bisection by probability, then (when more than 32
-/// labels share the probability left) by label, then a last round. Warp-uniform.
+/// probability bits `highest` and `lowest`: steps by probability, then (when more than 32 labels
+/// share the probability left) by label, then a last round. Warp-uniform.
 template <float_or_double T, class S, class Row>
 __device__ set_end<T> find_set_end(const row_rule<T, S>& rule, const Row& row, std::int32_t classes,
                                    probability_bits<T> highest, probability_bits<T> lowest,
                                    candidate_slots<T>& slots, unsigned lane) {
-  candidate_range<T, probability_keys<T>> by_probability{{}, lowest, highest, classes, 0, T(0), set_end<T>::whole_row()};
+  candidate_range<T, probability_keys<T>> by_probability{
+      {}, lowest, highest, classes, 0, T(0), 0, T(0), set_end<T>::whole_row()};
   while (by_probability.count > 32 && by_probability.low != by_probability.high) split(rule, row, by_probability);
   if (by_probability.count <= 32) return last_round(rule, row, by_probability, slots, lane);
 
@@ -258,6 +278,8 @@ __device__ set_end<T> find_set_end(const row_rule<T, S>& rule, const Row& row, s
                                                   ~static_cast<std::uint32_t>(classes - 1),
                                                   ~std::uint32_t{0},
                                                   by_probability.count,
+                                                  by_probability.rank_offset,
+                                                  by_probability.mass_offset,
                                                   by_probability.rank_offset,
                                                   by_probability.mass_offset,
                                                   by_probability.end};

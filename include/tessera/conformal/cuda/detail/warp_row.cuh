@@ -19,14 +19,16 @@ class register_row {
   /// The 32-bit registers the values take.
   static constexpr int registers = V * static_cast<int>(sizeof(T) / 4);
 
-  /// Loads labels lane, lane + 32, ... of the K = `classes` values at `row` (zero past K).
+  /// Loads labels lane, lane + 32, ... of the K = `classes` values at `row` (zero past K). Every
+  /// slot loads (past the row's end, its last entry again) straight into its own register and
+  /// the padding is zeroed afterwards, in place: a load predicated on j < K would need a
+  /// register to fall back on, and the compiler then issues the V loads one after another.
   __device__ register_row(const T* row, std::int32_t classes, unsigned lane)
       : classes_(classes), lane_(static_cast<std::int32_t>(lane)) {
 #pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const std::int32_t j = label_at(v);
-      values_[v] = j < classes ? row[j] + T(0) : T(0);
-    }
+    for (int v = 0; v < V; ++v) values_[v] = row[min(label_at(v), classes - 1)];
+#pragma unroll
+    for (int v = 0; v < V; ++v) values_[v] = label_at(v) < classes ? values_[v] + T(0) : T(0);
   }
 
   /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
