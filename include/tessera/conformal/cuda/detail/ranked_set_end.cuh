@@ -6,11 +6,11 @@
 // that ends before the first label whose score exceeds q, the "end"; the scores never decrease
 // along the ranking. The warp keeps an interval [low, high] of rank keys, the candidates, known
 // to hold the end (or to be followed by it), and splits it:
-//  * A step picks a pivot key in (low, high]. One pass over the row counts the labels of keys >=
-//    the pivot, sums their mass, and finds the lowest such key and the highest key below the
-//    pivot: four warp reductions, no shared memory, and five predicated instructions per label,
-//    since the pass does not ask which labels are candidates: the labels of keys above `high`
-//    are ranked before the candidates and belong to both tallies. The first label below the
+//  * A step takes the middle key of [low, high] as the pivot. One pass over the row counts the
+//    labels of keys >= the pivot, sums their mass and finds the highest key below it: three warp
+//    reductions, no shared memory, and four predicated instructions per label, since the pass
+//    does not ask which labels are candidates: the labels of keys above `high` are ranked before
+//    the candidates and belong to both tallies. The first label below the
 //    pivot is scored exactly (the labels ranked before it are those counted, and their mass is
 //    the sum). If it is admitted, so is every candidate above the pivot: the candidates shrink
 //    to the keys below it. Otherwise the end is above the pivot or is that label: the candidates
@@ -76,6 +76,35 @@ struct set_end {
   __device__ static set_end whole_row() { return {{T(-1), std::numeric_limits<std::int32_t>::max()}}; }
 
   __device__ bool contains(const ranked_label<T>& e) const { return ranks_before(e, first_out); }
+};
+
+/// The mask byte of a label for a set that ends at `end`: 1 when the label ranks before it. For
+/// float the ranking is the order of the 64-bit key (probability bits, complemented label), and
+/// the byte is the sign of end key - key: a subtraction and a shift per label, no compare and no
+/// select (the integer pipe bounds the set kernel). For double, the comparison.
+template <float_or_double T>
+class set_membership {
+ public:
+  __device__ explicit set_membership(const set_end<T>& end)
+      : end_(end), end_key_(end.first_out.probability < 0 ? 0 : key_of(end.first_out)) {}
+
+  __device__ std::uint8_t operator()(T p, std::int32_t label) const {
+    if constexpr (sizeof(T) == 4)
+      return static_cast<std::uint8_t>((end_key_ - key_of(ranked_label<T>{p, label})) >> 63);
+    else
+      return end_.contains(ranked_label<T>{p, label}) ? 1 : 0;
+  }
+
+ private:
+  /// Larger for labels ranked first; below 2^63, as probabilities are >= 0. The end of a whole
+  /// row (probability -1) has key 0, below every label's.
+  __device__ static std::uint64_t key_of(const ranked_label<T>& e) {
+    return std::uint64_t{std::bit_cast<std::uint32_t>(static_cast<float>(e.probability))} << 32 |
+           static_cast<std::uint32_t>(~e.label);
+  }
+
+  set_end<T> end_;
+  std::uint64_t end_key_;
 };
 
 /// The score rule of one row: whether the label of probability p, at `rank` with `mass_above`
@@ -147,43 +176,42 @@ struct candidate_range {
 };
 
 /// The tallies of the eligible labels split at a pivot key: the count and mass of those with
-/// keys >= the pivot and the lowest such key (all ones when none), the highest key below the
-/// pivot (0 when none).
+/// keys >= the pivot, and the highest key below the pivot (0 when none).
 template <float_or_double T, class Key>
 struct split_tally {
   std::int32_t upper_count;
   T upper_mass;
-  Key upper_lowest;
   Key lower_highest;
 };
 
-/// One pass over the row: the tallies of the split at `pivot`, the same on all lanes. Written as
-/// one if/else of plain updates, which the compiler turns into five predicated instructions per
-/// label (compare, count, add, min, max).
+/// One pass over the row: the tallies of the split at `pivot`, the same on all lanes. Written so
+/// that the compiler emits a compare, two predicated float adds, a select and half a three-input
+/// max per label: the integer pipe, which bounds the kernel, sees two and a half of them.
 template <float_or_double T, class Keys, class Row>
 __device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const Keys& keys,
                                                           typename Keys::key pivot) {
   using key = typename Keys::key;
-  std::int32_t count = 0;
+  float count = 0;  // exact below 2^24; a predicated float add, where an integer one takes two
   T mass = 0;
-  key upper_lowest = ~key(0), lower_highest = 0;
+  key lower_highest = 0;
   row.for_each([&](T p, std::int32_t j, bool valid) {
     const key k = keys.of(p, j);
     if (!keys.eligible(p, valid)) return;
-    if (k >= pivot) {
-      ++count;
+    const bool upper = k >= pivot;
+    if (upper) {
+      count += 1;
       mass += p;
-      upper_lowest = k < upper_lowest ? k : upper_lowest;
-    } else {
-      lower_highest = k > lower_highest ? k : lower_highest;
     }
+    lower_highest = max(lower_highest, upper ? key(0) : k);  // three-input max over label pairs
   });
-  return {warp_sum(count), group_sum(mass, 32), warp_min(upper_lowest), warp_max(lower_highest)};
+  return {warp_sum(static_cast<std::int32_t>(count)), group_sum(mass, 32), warp_max(lower_highest)};
 }
 
 /// One step (count > 0 and low < high): splits the candidates at their middle key and keeps the
-/// part that holds the end; a part found empty only narrows [low, high] to real keys.
-/// Warp-uniform: every lane takes the same decisions.
+/// part that holds the end; a part found empty only narrows [low, high]. The upper part keeps the
+/// pivot as its low end, which need not be a key of a label (finding the lowest key there would
+/// cost an instruction per label, and saved no steps on softmax rows). Warp-uniform: every lane
+/// takes the same decisions.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_range<T, Keys>& range) {
   const typename Keys::key pivot = range.low + (range.high - range.low + 1) / 2;
@@ -195,7 +223,7 @@ __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_rang
     return;
   }
   if (upper == range.count) {
-    range.low = tally.upper_lowest;
+    range.low = pivot;
     return;
   }
   const ranked_label<T> lower_first = range.keys.first_of(tally.lower_highest);
@@ -207,7 +235,7 @@ __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_rang
     range.rank_offset = rank - 1;
     range.mass_offset = mass;
   } else {
-    range.low = tally.upper_lowest;
+    range.low = pivot;
     range.count = upper;
     range.end = set_end<T>{lower_first};
   }
@@ -234,18 +262,19 @@ __device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane
   return mine;
 }
 
-/// The end of the set among at most 32 candidates: gathered one per lane through `slots` (each
-/// lane writes its own after those of the lanes below it), sorted, their masses summed by a scan,
+/// The end of the set among at most 32 candidates: gathered one per lane through `slots`, sorted, their masses summed by a scan,
 /// scored; the set ends at the first that fails, or at range.end when none does.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
                                  candidate_slots<T>& slots, unsigned lane) {
   if (range.count == 0) return range.end;
-  std::int32_t mine = 0;
-  row.for_each([&](T p, std::int32_t j, bool valid) { mine += range.holds(range.keys.of(p, j), p, valid) ? 1 : 0; });
-  std::int32_t slot = warp_exclusive_sum(mine, lane);
+  std::int32_t filled = 0;
   row.for_each([&](T p, std::int32_t j, bool valid) {
-    if (range.holds(range.keys.of(p, j), p, valid)) slots.label[slot++] = ranked_label<T>{p, j};
+    const bool candidate = range.holds(range.keys.of(p, j), p, valid);
+    const unsigned mask = __ballot_sync(full_warp, candidate);
+    if (mask == 0) return;  // warp-uniform, and the common case: at most 32 slots hold candidates
+    if (candidate) slots.label[filled + __popc(mask & lanes_below(lane))] = ranked_label<T>{p, j};
+    filled += __popc(mask);
   });
   __syncwarp();
   const bool holds = static_cast<std::int32_t>(lane) < range.count;

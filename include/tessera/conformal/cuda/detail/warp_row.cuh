@@ -25,8 +25,16 @@ class register_row {
   /// register to fall back on, and the compiler then issues the V loads one after another.
   __device__ register_row(const T* row, std::int32_t classes, unsigned lane)
       : classes_(classes), lane_(static_cast<std::int32_t>(lane)) {
+    // Byte offsets from this lane's first label, a min and a multiply-add per slot: on the
+    // pointer itself, i K + lane + offset is re-associated into four 64-bit instructions per slot;
+    // __ldg keeps the load global (not generic) after the round trip through an integer. Lanes
+    // past a row shorter than 32 start at its last entry.
+    const std::int32_t start = min(lane_, classes - 1);
+    const auto first = reinterpret_cast<std::uintptr_t>(row + start);
+    const auto room = static_cast<std::uint32_t>(classes - 1 - start);
 #pragma unroll
-    for (int v = 0; v < V; ++v) values_[v] = row[min(label_at(v), classes - 1)];
+    for (int v = 0; v < V; ++v)
+      values_[v] = __ldg(reinterpret_cast<const T*>(first + sizeof(T) * min(32u * v, room)));
 #pragma unroll
     for (int v = 0; v < V; ++v) values_[v] = label_at(v) < classes ? values_[v] + T(0) : T(0);
   }
