@@ -18,11 +18,13 @@
 //    One warp per row, the row in registers (K <= 1024; longer rows are re-read from the cache),
 //    finds where the prefix ends without sorting the row (detail/ranked_set_end.cuh): bisection
 //    over the ranking keys (probability bits, then label index) keeps the labels that can still
-//    hold the end; a step counts the upper half and sums its mass in one pass over the row and
-//    scores the first label of the lower half exactly (its rank and the mass before it are known),
-//    which tells which half holds the end. When at most 32 labels remain, one per lane, they are
-//    sorted by a bitonic network and scored. A step reads the row from registers once and needs
-//    no shared memory; rows of softmax outputs take about five steps (two to eight).
+//    hold the end; a step counts the labels above the pivot and sums their mass in one pass over
+//    the row and scores the first label below it exactly (its rank and the mass before it are
+//    known), which tells which side holds the end. When at most 32 labels remain, one per lane,
+//    they are sorted by a bitonic network and scored. A step reads the row from registers once,
+//    with four and a half instructions per label, and needs no shared memory; rows of softmax
+//    outputs take about five steps (two to eight). The kernel is bound by the integer pipe, not
+//    by memory: every instruction per label counts.
 //
 // Agreement with the host. LAC and Top-K scores and sets are the host's bit for bit (ranks are
 // exact counts). APS and RAPS masses are sums of the same probabilities in another order (and
@@ -237,22 +239,17 @@ struct row_summary {
   probability_bits<T> lowest;
 };
 
-/// The summary of a row, the same on all lanes. The padding slots past the row's end hold +0,
-/// which changes neither the sum nor the largest bits. An entry is a probability exactly when
-/// its bits are below those of +infinity (ranked_set_end.cuh), so the largest bits check them all.
+/// The summary of a row, the same on all lanes: the row's bit range (see warp_row.cuh) and a
+/// pass for the sum, to which the padding slots past the row's end add +0. An entry is a
+/// probability exactly when its bits are below those of +infinity (ranked_set_end.cuh), so the
+/// largest bits check them all.
 template <float_or_double T, class Row>
 __device__ row_summary<T> summarize(const Row& row) {
   double sum = 0;
-  probability_bits<T> highest = 0;
-  probability_bits<T> lowest = ~probability_bits<T>(0);
-  row.for_each([&](T p, std::int32_t, bool valid) {
-    sum += static_cast<double>(p);
-    const probability_bits<T> bits = bits_of(p);
-    highest = bits > highest ? bits : highest;
-    lowest = valid && bits < lowest ? bits : lowest;
-  });
-  highest = warp_max(highest);
-  return {highest < infinity_bits<T>, group_sum(sum, 32), highest, warp_min(lowest)};
+  row.for_each([&](T p, std::int32_t, bool) { sum += static_cast<double>(p); });
+  const bit_range<T> bits = row.bits();
+  const probability_bits<T> highest = warp_max(bits.highest);
+  return {highest < infinity_bits<T>, group_sum(sum, 32), highest, warp_min(bits.lowest)};
 }
 
 /// Threads per block of ranked_sets_kernel: one row per warp.

@@ -32,6 +32,7 @@
 
 #include "tessera/conformal/classification_score.hpp"
 #include "tessera/conformal/cuda/detail/warp.cuh"
+#include "tessera/conformal/cuda/detail/warp_row.cuh"
 #include "tessera/core/concepts.hpp"
 
 namespace tessera::conformal::detail {
@@ -49,10 +50,6 @@ template <float_or_double T>
 __device__ bool ranks_before(const ranked_label<T>& a, const ranked_label<T>& b) {
   return (a.probability > b.probability) | ((a.probability == b.probability) & (a.label < b.label));
 }
-
-/// The unsigned integer as wide as T.
-template <float_or_double T>
-using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
 
 /// The bits of a probability p >= 0, which order as the values do. p must not be -0: the rows
 /// of warp_row.cuh hand out p + 0 (so that equal probabilities have equal bits), which spares an

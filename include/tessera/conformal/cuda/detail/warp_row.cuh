@@ -6,11 +6,32 @@
 // into +0 (and leaves every other value as it is), so that bit patterns of equal probabilities are
 // equal; doing it once at the load spares it in every later pass.
 
+#include <bit>
 #include <cstdint>
+#include <type_traits>
 
 #include "tessera/core/concepts.hpp"
 
 namespace tessera::conformal::detail {
+
+/// The unsigned integer as wide as T.
+template <float_or_double T>
+using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+
+/// The largest and smallest bit patterns among the entries p + 0 that one lane holds: for
+/// entries >= 0 the bits of the largest and smallest (they order as the values do); a negative
+/// entry or a NaN has larger bits than +infinity.
+template <float_or_double T>
+struct bit_range {
+  probability_bits<T> highest = 0;
+  probability_bits<T> lowest = ~probability_bits<T>(0);
+
+  __device__ void add(T p) {
+    const auto bits = std::bit_cast<probability_bits<T>>(p);
+    highest = bits > highest ? bits : highest;
+    lowest = bits < lowest ? bits : lowest;
+  }
+};
 
 /// A row held in registers: V values per lane, for rows of K <= 32 V labels.
 template <float_or_double T, int V>
@@ -24,7 +45,7 @@ class register_row {
   /// the padding is zeroed afterwards, in place: a load predicated on j < K would need a
   /// register to fall back on, and the compiler then issues the V loads one after another.
   __device__ register_row(const T* row, std::int32_t classes, unsigned lane)
-      : classes_(classes), lane_(static_cast<std::int32_t>(lane)) {
+      : lane_(static_cast<std::int32_t>(lane)), valid_slots_(min(V, (max(classes - lane_, 0) + 31) / 32)) {
     // Byte offsets from this lane's first label, a min and a multiply-add per slot: on the
     // pointer itself, i K + lane + offset is re-associated into four 64-bit instructions per slot;
     // __ldg keeps the load global (not generic) after the round trip through an integer. Lanes
@@ -35,9 +56,20 @@ class register_row {
 #pragma unroll
     for (int v = 0; v < V; ++v)
       values_[v] = __ldg(reinterpret_cast<const T*>(first + sizeof(T) * min(32u * v, room)));
+    // The range is taken before the padding is zeroed: the padding then repeats the row's last
+    // entry, which changes neither end, and no slot needs a validity test.
 #pragma unroll
-    for (int v = 0; v < V; ++v) values_[v] = label_at(v) < classes ? values_[v] + T(0) : T(0);
+    for (int v = 0; v < V; ++v) {
+      values_[v] += T(0);
+      bits_.add(values_[v]);
+    }
+#pragma unroll
+    for (int v = 0; v < V; ++v) values_[v] = v < valid_slots_ ? values_[v] : T(0);
   }
+
+  /// The bit range of this lane's entries (none when the lane holds no label: a row shorter than
+  /// 32 repeats its last entry there, which is harmless).
+  __device__ bit_range<T> bits() const { return bits_; }
 
   /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
   /// the same number of calls (valid = false past the row's end), so visit may use warp
@@ -45,18 +77,16 @@ class register_row {
   template <class Visit>
   __device__ void for_each(Visit&& visit) const {
 #pragma unroll
-    for (int v = 0; v < V; ++v) {
-      const std::int32_t j = label_at(v);
-      visit(values_[v], j, j < classes_);
-    }
+    for (int v = 0; v < V; ++v) visit(values_[v], lane_ + 32 * v, v < valid_slots_);
   }
 
  private:
-  __device__ std::int32_t label_at(int v) const { return lane_ + 32 * v; }
-
   T values_[V];
-  std::int32_t classes_;
+  bit_range<T> bits_;
   std::int32_t lane_;
+  /// The slots that hold labels of the row: validity is a compare with a constant, without
+  /// forming the label, in every pass.
+  std::int32_t valid_slots_;
 };
 
 /// A row too long for registers, read from memory at every visit; same visiting order and
@@ -68,6 +98,15 @@ class memory_row {
 
   __device__ memory_row(const T* row, std::int32_t classes, unsigned lane)
       : row_(row), classes_(classes), lane_(static_cast<std::int32_t>(lane)) {}
+
+  /// The bit range of this lane's entries: one pass over them.
+  __device__ bit_range<T> bits() const {
+    bit_range<T> range;
+    for_each([&](T p, std::int32_t, bool valid) {
+      if (valid) range.add(p);
+    });
+    return range;
+  }
 
   template <class Visit>
   __device__ void for_each(Visit&& visit) const {
