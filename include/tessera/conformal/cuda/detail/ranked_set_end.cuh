@@ -8,13 +8,13 @@
 // to hold the end (or to be followed by it), and splits it:
 //  * A step takes the middle key of [low, high] as the pivot. One pass over the row counts the
 //    labels of keys >= the pivot, sums their mass and finds the highest key below it: three warp
-//    reductions, no shared memory, and four predicated instructions per label, since the pass
-//    does not ask which labels are candidates: the labels of keys above `high` are ranked before
-//    the candidates and belong to both tallies. The first label below the
-//    pivot is scored exactly (the labels ranked before it are those counted, and their mass is
-//    the sum). If it is admitted, so is every candidate above the pivot: the candidates shrink
-//    to the keys below it. Otherwise the end is above the pivot or is that label: the candidates
-//    shrink to the keys above, and that label is the end should every candidate be admitted.
+//    reductions, no shared memory, and four and a half instructions per label, none a branch,
+//    since the pass does not ask which labels are candidates: the labels of keys above `high`
+//    are ranked before the candidates and belong to both tallies. The first label below the pivot
+//    is scored exactly (the labels ranked before it are those counted, and their mass is the
+//    sum). If it is admitted, so is every candidate above the pivot: the candidates shrink to the
+//    keys below it. Otherwise the end is above the pivot or is that label: the candidates shrink
+//    to the keys above, and that label is the end should every candidate be admitted.
 //  * The keys are first the probability bits (which order as the values do), so a step halves
 //    the range of bits still open; once every candidate has the same probability, their labels.
 //  * With at most 32 candidates left, they are gathered one per lane, sorted by a bitonic network,
