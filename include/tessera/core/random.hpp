@@ -183,8 +183,9 @@ void fill_block_range(std::span<T> out, std::uint64_t first, std::uint64_t k, Bl
 }
 
 /// out[j] = draw(first + j) for a draw that comes PerBlock to a block: whole blocks are
-/// generated once each, in parallel where OpenMP is on and the range is long. O(n).
-template <int PerBlock, class T, class BlockFn>
+/// generated once each, in parallel where OpenMP is on and the range holds more than
+/// ParallelFrom blocks. O(n).
+template <int PerBlock, std::int64_t ParallelFrom = 4096, class T, class BlockFn>
 void fill_by_blocks(std::span<T> out, std::uint64_t first, BlockFn block_of) {
   const std::uint64_t n = out.size();
   if (n == 0) return;
@@ -193,8 +194,7 @@ void fill_by_blocks(std::span<T> out, std::uint64_t first, BlockFn block_of) {
   const auto blocks = static_cast<std::int64_t>(last_block - first_block + 1);
   // Short ranges stay out of the OpenMP region: entering one costs about 0.5 us even when its
   // `if` clause is false, which dominated callers drawing a few values at a time.
-  constexpr std::int64_t parallel_from = 4096;
-  if (blocks <= parallel_from) {
+  if (blocks <= ParallelFrom) {
     for (std::int64_t b = 0; b < blocks; ++b)
       fill_block_range<PerBlock>(out, first, first_block + static_cast<std::uint64_t>(b), block_of);
     return;
@@ -215,7 +215,7 @@ inline constexpr std::uint64_t normal_batch_blocks = 16;
 /// by block, and compilers vectorize its loops where sqrt need not set errno
 /// (-fno-math-errno: ~5x more on an AVX-512 host; docs/benchmarks.md).
 template <float_or_double T>
-[[gnu::flatten]] void normal_batch(const random_stream& s, std::uint64_t k0, T* out) {  // inline all: loops of calls do not vectorize
+[[gnu::flatten]] void normal_batch(const random_stream& s, std::uint64_t k0, T* out) {  // flatten: loops of calls do not vectorize
   constexpr int batch = normal_batch_blocks;
   std::uint32_t w[4][batch];
   for (int i = 0; i < batch; ++i) {
@@ -240,41 +240,6 @@ template <float_or_double T>
   }
 }
 
-/// out[j] = normal<T>(s, first + j): whole batches of blocks by normal_batch (in parallel where
-/// OpenMP is on and they are many), the draws before the first and after the last batch block by
-/// block. O(n).
-template <float_or_double T>
-void fill_normal_batched(const random_stream& s, std::span<T> out, std::uint64_t first) {
-  constexpr std::uint64_t per_batch = normal_batch_blocks * draws_per_block<T>;
-  const std::uint64_t end = first + out.size();
-  const std::uint64_t begin_batches = (first + per_batch - 1) / per_batch * per_batch;
-  const std::uint64_t end_batches = end / per_batch * per_batch;
-  const auto by_blocks = [&](std::uint64_t from, std::uint64_t to) {
-    fill_by_blocks<draws_per_block<T>>(out.subspan(from - first, to - from), from,
-                                       [&](std::uint64_t k) { return normal_block<T>(s, k); });
-  };
-  if (begin_batches >= end_batches) {
-    by_blocks(first, end);
-    return;
-  }
-  by_blocks(first, begin_batches);
-  const auto batches = static_cast<std::int64_t>((end_batches - begin_batches) / per_batch);
-  const auto one = [&](std::int64_t b) {
-    const std::uint64_t at = begin_batches + static_cast<std::uint64_t>(b) * per_batch;
-    normal_batch<T>(s, at / draws_per_block<T>, out.data() + (at - first));
-  };
-  constexpr std::int64_t parallel_from = 256;  // as fill_by_blocks: an OpenMP region costs ~0.5 us
-  if (batches < parallel_from) {
-    for (std::int64_t b = 0; b < batches; ++b) one(b);
-  } else {
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static)
-#endif
-    for (std::int64_t b = 0; b < batches; ++b) one(b);
-  }
-  by_blocks(end_batches, end);
-}
-
 }  // namespace detail
 
 /// out[j] = uniform<T>(s, first + j) for j < out.size(). O(n); OpenMP-parallel where enabled.
@@ -289,7 +254,14 @@ void fill_uniform(exec::host_policy, const random_stream& s, std::span<T> out,
 template <float_or_double T>
 void fill_normal(exec::host_policy, const random_stream& s, std::span<T> out,
                  std::uint64_t first = 0) {
-  detail::fill_normal_batched(s, out, first);
+  // Batches of normal_batch_blocks blocks as the unit of the fill; 256 of them make about as
+  // much work as fill_by_blocks' default 4096 uniform blocks before going parallel.
+  constexpr int per_batch = static_cast<int>(detail::normal_batch_blocks) * draws_per_block<T>;
+  detail::fill_by_blocks<per_batch, 256>(out, first, [&](std::uint64_t b) {
+    std::array<T, per_batch> batch;
+    detail::normal_batch<T>(s, b * detail::normal_batch_blocks, batch.data());
+    return batch;
+  });
 }
 
 /// out[j] = rademacher<T>(s, first + j) for j < out.size(). O(n); OpenMP-parallel where enabled.

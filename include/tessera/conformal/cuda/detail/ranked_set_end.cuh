@@ -83,7 +83,7 @@ template <float_or_double T>
 class set_membership {
  public:
   __device__ explicit set_membership(const set_end<T>& end)
-      : end_(end), end_key_(end.first_out.probability < 0 ? 0 : key_of(end.first_out)) {}
+      : end_(end), end_key_(sizeof(T) == 4 && end.first_out.probability >= 0 ? key_of(end.first_out) : 0) {}
 
   __device__ std::uint8_t operator()(T p, std::int32_t label) const {
     if constexpr (sizeof(T) == 4)
@@ -100,8 +100,8 @@ class set_membership {
            static_cast<std::uint32_t>(~e.label);
   }
 
-  set_end<T> end_;
-  std::uint64_t end_key_;
+  set_end<T> end_;          ///< what a double row compares with
+  std::uint64_t end_key_;   ///< what a float row compares with (unused for double)
 };
 
 /// The score rule of one row: whether the label of probability p, at `rank` with `mass_above`

@@ -58,8 +58,8 @@ __device__ V warp_min(V value) {
 }
 
 /// The sum of an integer over the warp, on every lane: one redux instruction from sm_80 on instead
-/// of five shuffles (a bisection step of ranked_set_end.cuh reduces three such values), a
-/// butterfly before.
+/// of five shuffles (a bisection step of ranked_set_end.cuh reduces a count and a max this way),
+/// a butterfly before.
 __device__ inline std::int32_t warp_sum(std::int32_t value) {
 #if __CUDA_ARCH__ >= 800
   return __reduce_add_sync(full_warp, value);
