@@ -337,7 +337,7 @@ TEMPLATE_TEST_CASE("per-label LAC thresholds on the device equal the host's clas
       const std::vector<TestType> q = cf::class_conditional_quantiles(
           device, const_span(device_scores), const_span(calibration.device_labels), k, alpha);
       const std::vector<TestType> expected =
-          cf::detail::class_conditional_thresholds<TestType>(scores, calibration.labels, k, alpha);
+          cf::class_conditional_quantiles<TestType>(scores, calibration.labels, k, alpha);
       CHECK(q == expected);
 
       thrust::device_vector<std::uint8_t> mask(test.rows() * k);
@@ -378,7 +378,7 @@ TEMPLATE_TEST_CASE("the device quantile is the host's order statistic, bit for b
   const thrust::device_vector<T> d_scores(scores.begin(), scores.end());
   const thrust::device_vector<std::int32_t> d_labels(labels.begin(), labels.end());
   const auto q = cf::class_conditional_quantiles(device, const_span(d_scores), const_span(d_labels), 3, 0.5);
-  CHECK(q == cf::detail::class_conditional_thresholds<T>(scores, labels, 3, 0.5));
+  CHECK(q == cf::class_conditional_quantiles<T>(scores, labels, 3, 0.5));
   CHECK(q[2] == inf);
 }
 

@@ -333,3 +333,78 @@ TEST_CASE("the incremental ranking hands out every label in ranking order, whate
     }
   }
 }
+
+TEMPLATE_TEST_CASE("the certified search decides almost every continuous row, and its decisions are the full sort's",
+                   "", float, double) {
+  // Softmax rows of Gaussian logits at thresholds across (0, 1): a decision within the certified
+  // bound of q is rare for continuous scores, so nearly every row must be decided by the search
+  // (a search that always gave up would pass the set tests above through the ranking path).
+  using T = TestType;
+  const tessera::random_stream draws(44);
+  const double least_decided = std::same_as<T, double> ? 0.999 : 0.97;
+  const auto check_score = [&](const auto& score) {
+    std::size_t rows = 0, decided = 0;
+    for (const std::size_t classes : {10, 100, 1000}) {
+      std::vector<std::int32_t> scratch(classes);
+      auto in_set = std::make_unique<bool[]>(classes);
+      for (std::uint64_t i = 0; i < 300; ++i, ++rows) {
+        std::vector<double> logits(classes);
+        double sum = 0;
+        for (std::size_t j = 0; j < classes; ++j)
+          sum += logits[j] = std::exp(2 * tessera::normal<double>(draws, (classes * 1000 + i) * 1000 + j));
+        std::vector<T> values(classes);
+        for (std::size_t j = 0; j < classes; ++j) values[j] = static_cast<T>(logits[j] / sum);
+        const std::span<const T> row(values);
+        const T u = tessera::uniform<T>(draws, 7'000'000 + rows), q = tessera::uniform<T>(draws, 8'000'000 + rows);
+        const auto score_at = [&](T p, std::int32_t rank, T mass) {
+          return score.value(p, cf::label_standing<T>{rank, mass}, u);
+        };
+        const auto end = cf::detail::search_set_end(score_at, row, q, std::span<std::int32_t>(scratch));
+        if (!end.certified) continue;
+        ++decided;
+        cf::detail::mark_set(row, end, std::span<bool>(in_set.get(), classes));
+        const std::vector<bool> expected = full_sort_set(score, row, q, u);
+        CAPTURE(classes, i, q);
+        REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
+        REQUIRE(end.size == static_cast<std::size_t>(std::count(expected.begin(), expected.end(), true)));
+      }
+    }
+    CHECK(static_cast<double>(decided) >= least_decided * static_cast<double>(rows));
+  };
+  check_score(cf::aps_score{true});
+  check_score(cf::aps_score{false});
+  check_score(cf::raps_score{3, 0.001, true});
+  check_score(cf::top_k_score{});
+}
+
+TEMPLATE_TEST_CASE("score bounds from one pass hold the rank-order score and are a few ulps wide", "", float,
+                   double) {
+  using T = TestType;
+  const tessera::random_stream draws(45);
+  std::uint64_t id = 0;
+  const auto check_score = [&](const auto& score) {
+    for (const std::size_t classes : {1, 2, 17, 300, 1000}) {
+      std::vector<std::int32_t> scratch(classes);
+      for (std::size_t i = 0; i < 20; ++i, ++id) {
+        const std::vector<T> values = random_row<T>(classes, id);  // continuous, coarse ties, dyadic
+        const std::span<const T> row(values);
+        const T u = tessera::uniform<T>(draws, id);
+        for (std::size_t y = 0; y < classes; y += std::max<std::size_t>(1, classes / 25)) {
+          const auto label = static_cast<std::int32_t>(y);
+          const T exact = cf::score_of(score, row, label, u, std::span<std::int32_t>(scratch));
+          const auto bounds = cf::detail::score_bounds(score, row, label, u);
+          CAPTURE(classes, i, y);
+          REQUIRE(bounds.low <= exact);
+          REQUIRE(exact <= bounds.high);
+          // Width: the certified rank-order error, about 2.2 (rank + depth) u times the mass.
+          const T rank_error = T(4 * (classes + 64)) * std::numeric_limits<T>::epsilon();
+          REQUIRE(bounds.high - bounds.low <= rank_error * (T(1) + std::abs(exact)));
+        }
+      }
+    }
+  };
+  check_score(cf::aps_score{true});
+  check_score(cf::aps_score{false});
+  check_score(cf::raps_score{2, 0.01, true});
+  check_score(cf::top_k_score{});
+}

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -107,6 +108,26 @@ TEST_CASE("streaming in chunks gives the same bits as one call") {
   cf::streaming_quantile<double> tiny(10, 0.05);  // rank 11 > 10
   tiny.push(one_to(10));
   CHECK(tiny.result() == inf);
+}
+
+TEST_CASE("class-conditional quantiles are each label's conformal quantile, +inf for a label with too few") {
+  const auto scores = uniform_scores(3000, 12);
+  std::vector<std::int32_t> labels(scores.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i * 7 % 3);  // 0..2
+  const auto q = cf::class_conditional_quantiles<double>(scores, labels, 4, 0.1);  // label 3 has no rows
+  REQUIRE(q.size() == 4);
+  for (std::int32_t y = 0; y < 3; ++y) {
+    std::vector<double> own;
+    for (std::size_t i = 0; i < scores.size(); ++i)
+      if (labels[i] == y) own.push_back(scores[i]);
+    CHECK(q[static_cast<std::size_t>(y)] == cf::conformal_quantile<double>(own, 0.1));
+  }
+  CHECK(q[3] == inf);
+  const std::vector<std::int32_t> bad{0, 5, 1};
+  CHECK(message_of([&] { cf::class_conditional_quantiles<double>(one_to(3), bad, 3, 0.1); }) ==
+        "tessera::conformal::class_conditional_quantiles: labels[1] = 5; expected 0 <= labels[1] <= 2");
+  CHECK(message_of([&] { cf::class_conditional_quantiles<double>(one_to(3), bad, 0, 0.1); }) ==
+        "tessera::conformal::class_conditional_quantiles: classes = 0; expected >= 1");
 }
 
 TEST_CASE("bad input gets a message naming the parameter") {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -266,6 +267,47 @@ TEST_CASE("sets are reproducible and batches with first_row draw as one call") {
   // Another seed draws other u, so other randomized sets.
   const cf::split_classifier other(cf::aps_score{true}, cal, labels.first(300), 0.1, 43);
   CHECK((other.predict(tst) != whole));
+}
+
+TEST_CASE("thresholds are the exact scores' order statistics, also where many scores tie") {
+  // Calibration ranks most rows by intervals that hold their scores, and scores exactly only the
+  // rows that could be the quantile: the thresholds must be those of calibration_scores. Coarse
+  // rows (probabilities k/8, so many equal scores, ties at the quantile) and continuous ones.
+  const task continuous = draw_task(600, 7, 0.3, 91);
+  task coarse{xt::xtensor<double, 2>::from_shape({600, 4}), continuous.labels};
+  const tessera::random_stream cuts(92);
+  for (std::size_t i = 0; i < 600; ++i) {
+    const auto a = static_cast<int>(tessera::uniform<double>(cuts, i) * 5);  // 0..4 eighths, then the rest
+    const double row[4] = {a / 8.0, (4 - a) / 8.0, 0.25, 0.25};
+    for (std::size_t j = 0; j < 4; ++j) coarse.probabilities(i, j) = row[j];
+    coarse.labels[i] %= 4;
+  }
+  const auto check = [&](const task& data, const auto& score) {
+    for (const double alpha : {0.05, 0.1, 0.3}) {
+      for (const bool conditional : {false, true}) {
+        const cf::split_classifier classifier(score, data.probabilities, data.labels, alpha, 5,
+                                              cf::split_classifier_options{conditional});
+        const auto scores = cf::calibration_scores(score, data.probabilities, data.labels, 5);
+        const std::size_t classes = data.probabilities.shape()[1];
+        for (std::size_t y = 0; y < (conditional ? classes : 1); ++y) {
+          std::vector<double> group;
+          for (std::size_t i = 0; i < scores.size(); ++i)
+            if (!conditional || data.labels[i] == static_cast<std::int32_t>(y)) group.push_back(scores[i]);
+          const double expected =
+              group.empty() ? inf : cf::order_statistic_in_place(std::span<double>(group), cf::upper_rank(group.size(), alpha));
+          CAPTURE(alpha, conditional, y);
+          CHECK(classifier.threshold(static_cast<std::int32_t>(y)) == expected);
+        }
+      }
+    }
+  };
+  for (const task* data : std::array<const task*, 2>{&continuous, &coarse}) {
+    check(*data, cf::aps_score{true});
+    check(*data, cf::aps_score{false});
+    check(*data, cf::raps_score{1, 0.05, false});
+    check(*data, cf::top_k_score{});
+    check(*data, cf::lac_score{});
+  }
 }
 
 TEST_CASE("float and xt::adapt over a caller's buffer work like double containers") {

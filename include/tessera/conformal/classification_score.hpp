@@ -25,9 +25,14 @@
 // and when a set is built, so "y is in the set" and "score(y) <= q" agree bit for bit: the
 // coverage that calibration promises is the coverage of the sets built.
 //
-// A set is built without ranking the whole row: an incremental quicksort hands out the labels in
-// rank order, sorting only the blocks it reaches (expected O(K + m log m) for a set of m labels),
-// and the set grows along them until a score exceeds q.
+// A set is built without ranking the row. For APS, RAPS and Top-K (scores that never decrease in
+// m_y: mass_monotone_score) a search narrows down where the set ends by passes that count and sum
+// the labels above a pivot, summed in another order than the rank order but with a bound on the
+// difference that certifies every decision (detail/set_end_search.hpp): O(K) per pass, about five
+// passes for softmax rows. A decision too close to call (within about K ulps of q) and other
+// scores take the exact path: an incremental quicksort hands out the labels in rank order,
+// sorting only the blocks it reaches (expected O(K + m log m) for a set of m labels), and the set
+// grows along them until a score exceeds q. Both give the same sets, bit for bit.
 //
 // The per-row functions allocate nothing and throw nothing, so a device backend can call them:
 // ranking uses std::sort and a partition of its own on a caller-given scratch of K label indices
@@ -46,6 +51,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tessera/conformal/detail/set_end_search.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/config.hpp"
 #include "tessera/core/validate.hpp"
@@ -71,6 +77,14 @@ concept classification_score =
       { std::bool_constant<S::uses_rank>{} };
     };
 
+/// A ranked score whose value never decreases as mass_above grows (probability, rank and u
+/// fixed), in floating point as in real numbers: S::monotone_in_mass is true. Sets of such scores
+/// are found by a certified search (detail/set_end_search.hpp) instead of ranking the row.
+template <class S, class T>
+concept mass_monotone_score = classification_score<S, T> && S::uses_rank && requires {
+  requires S::monotone_in_mass;
+};
+
 /// LAC, "least ambiguous set-valued classifier" (Sadinle et al. 2019): s = 1 - p_y.
 /// Its sets are the smallest on average among sets with the same coverage.
 struct lac_score {
@@ -86,6 +100,7 @@ struct lac_score {
 /// randomized (exact coverage 1 - alpha in expectation) and u = 1 otherwise.
 struct aps_score {
   static constexpr bool uses_rank = true;
+  static constexpr bool monotone_in_mass = true;
   bool randomized = true;
 
   template <float_or_double T>
@@ -99,6 +114,7 @@ struct aps_score {
 /// shrinks sets. The paper's defaults; select_raps_score picks both on a holdout as it does.
 struct raps_score {
   static constexpr bool uses_rank = true;
+  static constexpr bool monotone_in_mass = true;
   std::int32_t k_reg = 1;
   double lambda = 0.01;
   bool randomized = true;
@@ -120,6 +136,7 @@ struct raps_score {
 /// Top-K (Angelopoulos et al. 2021): s = rank of y, so a set is the q most probable labels.
 struct top_k_score {
   static constexpr bool uses_rank = true;
+  static constexpr bool monotone_in_mass = true;
 
   template <float_or_double T>
   TESSERA_HOST_DEVICE constexpr T value(T, label_standing<T> standing, T) const {
@@ -133,19 +150,6 @@ namespace detail {
 template <class S>
 void require_valid_score(const S& score, std::string_view where) {
   if constexpr (requires { score.require_valid(where); }) score.require_valid(where);
-}
-
-/// Whether label a ranks before label b in the row: higher probability first, then lower index.
-template <float_or_double T>
-TESSERA_HOST_DEVICE constexpr bool ranks_before(std::span<const T> probabilities, std::int32_t a,
-                                                std::int32_t b) {
-  return probabilities[a] > probabilities[b] || (probabilities[a] == probabilities[b] && a < b);
-}
-
-/// ranks_before as a comparator for std::sort: the most probable label first.
-template <float_or_double T>
-TESSERA_HOST_DEVICE constexpr auto ranking_order(std::span<const T> probabilities) {
-  return [probabilities](std::int32_t a, std::int32_t b) { return ranks_before(probabilities, a, b); };
 }
 
 /// The sum of the probabilities of `labels`, in their order.
@@ -286,6 +290,35 @@ TESSERA_HOST_DEVICE T score_of(const S& score, std::span<const T> probabilities,
   }
 }
 
+namespace detail {
+
+/// An interval sure to hold a score.
+template <float_or_double T>
+struct score_interval {
+  T low;
+  T high;
+};
+
+/// An interval sure to hold score_of(score, probabilities, label, u), from one pass over the row
+/// and no ranking: the labels ranked before `label` are counted and summed in another order than
+/// the rank order, and rank_order_masses bounds the difference (detail/set_end_search.hpp). It is
+/// a few ulps wide, and the exact score is wanted only where the interval cannot decide. O(K).
+template <float_or_double T, mass_monotone_score<T> S>
+score_interval<T> score_bounds(const S& score, std::span<const T> probabilities, std::int32_t label, T u) {
+  const T p = probabilities[label];
+  const tally<T> above = tally_at(probabilities, std::nextafter(p, std::numeric_limits<T>::infinity()));
+  std::size_t ties = 0;  // equal probabilities of lower index rank before the label
+  for (std::int32_t j = 0; j < label; ++j) ties += probabilities[j] == p ? 1 : 0;
+  const std::size_t rank = above.count + ties + 1;
+  const mass_interval<T> masses =
+      rank_order_masses(rank, above.mass + static_cast<T>(ties) * p, tally_depth<T>(probabilities.size()) + 2);
+  const auto rank_int = static_cast<std::int32_t>(rank);
+  return {score.value(p, label_standing<T>{rank_int, masses.low}, u),
+          score.value(p, label_standing<T>{rank_int, masses.high}, u)};
+}
+
+}  // namespace detail
+
 /// The scores of all K labels of a row, with one uniform u for the row, into scores[0..K).
 /// scratch: at least K label indices. Cost O(K log K) (O(K) for a score without rank).
 /// Throws nothing; the sizes are the caller's duty.
@@ -311,9 +344,11 @@ TESSERA_HOST_DEVICE void fill_scores(const S& score, std::span<const T> probabil
 
 /// The prediction set {y : score(y) <= threshold} of a row, with one uniform u for the row:
 /// in_set[y] for y < K. Returns the set size. scratch: at least K label indices.
-/// Cost O(K + m log m) expected for a set of m labels: only the labels up to the set's end are
-/// sorted (the top of this header); O(K log K) at worst; O(K) for a score without rank. A
-/// threshold of +inf gives all labels. Throws nothing; the sizes are the caller's duty.
+/// Cost O(K) per pass of the certified search, a few passes (mass-monotone scores); otherwise, or
+/// when the search cannot decide, O(K + m log m) expected for a set of m labels: only the labels
+/// up to the set's end are sorted (the top of this header); O(K log K) at worst; O(K) for a score
+/// without rank. A threshold of +inf gives all labels. Throws nothing; the sizes are the caller's
+/// duty.
 template <float_or_double T, classification_score<T> S>
 TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<const T> probabilities,
                                                      T threshold, T u,
@@ -328,6 +363,18 @@ TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<co
     }
     return size;
   } else {
+#if !defined(__CUDA_ARCH__)  // the search is host code (vector extensions); devices have their own
+    if constexpr (mass_monotone_score<S, T>) {
+      const auto score_at = [&](T p, std::int32_t rank, T mass_above) {
+        return score.value(p, label_standing<T>{rank, mass_above}, u);
+      };
+      const auto end = detail::search_set_end(score_at, probabilities, threshold, scratch);
+      if (end.certified) {
+        detail::mark_set(probabilities, end, in_set);
+        return end.size;
+      }
+    }
+#endif
     for (std::int32_t y = 0; y < classes; ++y) in_set[y] = false;
     const auto order = scratch.first(probabilities.size());
     for (std::int32_t y = 0; y < classes; ++y) order[y] = y;

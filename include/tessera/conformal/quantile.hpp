@@ -90,6 +90,34 @@ T conformal_quantile(std::span<const T> scores, double alpha) {
   return conformal_quantile_in_place(std::span<T>(copy), alpha);
 }
 
+/// Class-conditional (Mondrian) thresholds of scores: q_y = the ceil((n_y + 1)(1 - alpha))-th
+/// smallest of the n_y scores whose label is y, +inf when that rank exceeds n_y (a label with too
+/// few rows, none included), for y < classes; the host counterpart of the device's
+/// class_conditional_quantiles (conformal/cuda/quantile.cuh), bit for bit.
+/// scores, labels: n >= 1 values each, labels in [0, classes); classes >= 1; alpha in (0, 1).
+/// O(n) expected time, O(n) memory. Throws invalid_argument on a bad alpha or classes, empty or
+/// mismatched spans, a label out of range or a NaN score.
+template <float_or_double T>
+std::vector<T> class_conditional_quantiles(std::span<const T> scores, std::span<const std::int32_t> labels,
+                                           std::size_t classes, double alpha) {
+  constexpr std::string_view where = "tessera::conformal::class_conditional_quantiles";
+  require_open_unit_interval(where, "alpha", alpha);
+  require(classes >= 1, where, "classes", classes, ">= 1");
+  detail::require_calibration_scores(where, scores);
+  require_same_size(where, "labels", labels.size(), "scores", scores.size());
+  std::vector<std::vector<T>> by_label(classes);
+  const auto last = static_cast<std::int32_t>(classes - 1);
+  for (std::size_t i = 0; i < scores.size(); ++i) {
+    if (labels[i] < 0 || labels[i] > last)  // the name is formatted only on failure
+      require_in_range(where, "labels[" + tessera::detail::to_text(i) + "]", labels[i], std::int32_t{0}, last);
+    by_label[static_cast<std::size_t>(labels[i])].push_back(scores[i]);
+  }
+  std::vector<T> thresholds(classes);
+  for (std::size_t y = 0; y < classes; ++y)
+    thresholds[y] = order_statistic_in_place(std::span<T>(by_label[y]), upper_rank(by_label[y].size(), alpha));
+  return thresholds;
+}
+
 /// The weighted conformal quantile for covariate shift (Tibshirani, Barber, Candès, Ramdas 2019):
 /// with p_i = w_i / (sum_j w_j + w_test) and p_test = w_test / (...), the smallest score s with
 /// sum_{i: s_i <= s} p_i >= 1 - alpha, where the test point's mass sits at +inf (so the result

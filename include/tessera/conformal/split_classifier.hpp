@@ -69,23 +69,77 @@ std::vector<T> score_rows(const S& score, const matrix_view<const T>& probabilit
   return scores;
 }
 
-/// q_y for every label y: the conformal quantile of the scores of the rows labelled y (+inf for
-/// a label with too few rows, none included). O(n) expected.
-template <float_or_double T>
-std::vector<T> class_conditional_thresholds(std::span<const T> scores,
-                                            std::span<const std::int32_t> labels,
-                                            std::size_t classes, double alpha) {
-  std::vector<std::vector<T>> by_label(classes);
-  for (std::size_t i = 0; i < scores.size(); ++i) by_label[labels[i]].push_back(scores[i]);
-  std::vector<T> thresholds(classes);
-  for (std::size_t y = 0; y < classes; ++y)
-    thresholds[y] = order_statistic_in_place(std::span<T>(by_label[y]),
-                                             upper_rank(by_label[y].size(), alpha));
+/// Intervals sure to hold each calibration row's score s_i (u_i drawn as in score_rows): from
+/// one pass over the row for a mass-monotone score (score_bounds), the exact score (low = high)
+/// otherwise. O(n K).
+template <float_or_double T, classification_score<T> S>
+std::vector<score_interval<T>> calibration_intervals(const S& score, const matrix_view<const T>& probabilities,
+                                                     std::span<const std::int32_t> labels, std::uint64_t seed) {
+  if constexpr (mass_monotone_score<S, T>) {
+    std::vector<score_interval<T>> intervals(probabilities.rows);
+    const random_stream stream(seed, 0);
+    for_each_row(
+        probabilities.rows, [] { return 0; },
+        [&](std::size_t i, int&) {
+          intervals[i] = score_bounds(score, probabilities.row(i), labels[i], uniform<T>(stream, i));
+        });
+    return intervals;
+  } else {
+    const std::vector<T> scores = score_rows(score, probabilities, labels, seed);
+    std::vector<score_interval<T>> intervals(scores.size());
+    for (std::size_t i = 0; i < scores.size(); ++i) intervals[i] = {scores[i], scores[i]};
+    return intervals;
+  }
+}
+
+/// The k-th smallest (k >= 1; +inf for k > rows.size()) of the exact scores of `rows`, known
+/// within intervals[row]; exact(row) computes one. The k-th smallest lies in [L, H], L and H the
+/// k-th smallest low and high ends: the rows whose interval ends below L are among the smallest,
+/// those starting above H are not, and only the rest are scored exactly (about one row when the
+/// intervals are a few ulps wide). O(n) expected plus those exact scores.
+template <float_or_double T, class Exact>
+T order_statistic_of_intervals(std::span<const score_interval<T>> intervals, std::span<const std::size_t> rows,
+                               std::uint64_t k, Exact exact) {
+  if (k > rows.size()) return std::numeric_limits<T>::infinity();
+  std::vector<T> ends(rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) ends[i] = intervals[rows[i]].low;
+  const T low = order_statistic_in_place(std::span<T>(ends), k);
+  for (std::size_t i = 0; i < rows.size(); ++i) ends[i] = intervals[rows[i]].high;
+  const T high = order_statistic_in_place(std::span<T>(ends), k);
+  std::uint64_t below = 0;
+  std::vector<T> undecided;
+  for (const std::size_t row : rows) {
+    if (intervals[row].high < low)
+      ++below;
+    else if (!(intervals[row].low > high))
+      undecided.push_back(exact(row));
+  }
+  return order_statistic_in_place(std::span<T>(undecided), k - below);
+}
+
+/// The thresholds of a split classifier: the conformal quantile of all calibration scores, or
+/// q_y of the rows labelled y for every label y (+inf for a label with too few rows, none
+/// included). Equal to the order statistics of score_rows' exact scores. O(n K) expected.
+template <float_or_double T, classification_score<T> S>
+std::vector<T> calibration_thresholds(const S& score, const matrix_view<const T>& probabilities,
+                                      std::span<const std::int32_t> labels, std::uint64_t seed, double alpha,
+                                      bool class_conditional) {
+  const std::vector<score_interval<T>> intervals = calibration_intervals(score, probabilities, labels, seed);
+  const random_stream stream(seed, 0);
+  std::vector<std::int32_t> scratch(probabilities.cols);
+  const auto exact = [&](std::size_t i) {
+    return score_of(score, probabilities.row(i), labels[i], uniform<T>(stream, i), std::span<std::int32_t>(scratch));
+  };
+  std::vector<std::vector<std::size_t>> groups(class_conditional ? probabilities.cols : 1);
+  for (std::size_t i = 0; i < labels.size(); ++i) groups[class_conditional ? labels[i] : 0].push_back(i);
+  std::vector<T> thresholds;
+  for (const std::vector<std::size_t>& rows : groups)
+    thresholds.push_back(order_statistic_of_intervals<T>(intervals, rows, upper_rank(rows.size(), alpha), exact));
   return thresholds;
 }
 
 /// The mean size of the sets of the rows for one threshold, row j drawing
-/// uniform<T>(random_stream(seed, 1), j). O(n (K + s log K)).
+/// uniform<T>(random_stream(seed, 1), j). O(n K) for softmax-like rows (fill_prediction_set).
 template <float_or_double T, classification_score<T> S>
 double mean_set_size(const S& score, const matrix_view<const T>& probabilities, T threshold,
                      std::uint64_t seed) {
@@ -139,7 +193,8 @@ class split_classifier {
   /// Calibrates on n >= 1 rows of K probabilities (rows summing to 1 within 1e-6 unless
   /// options.sums renormalizes) with labels in [0, K), at miscoverage alpha in (0, 1); seed names
   /// the draws of randomized scores (see the top of this header).
-  /// O(n K) (LAC) to O(n (K + r log r)) (ranked scores, r the true label's rank), O(n) memory.
+  /// O(n K): one pass per row, and the exact score (O(K + r log r), r the true label's rank) only
+  /// of the few rows that may hold the quantile (calibration_thresholds); O(n) memory.
   /// Throws invalid_argument on a bad alpha, an empty calibration set, a NaN, infinite or
   /// negative probability, a row sum off 1, a label count or label out of range, k_reg < 0 or
   /// lambda < 0.
@@ -156,34 +211,30 @@ class split_classifier {
     require(view.rows >= 1, where, "probabilities.shape()[0]", view.rows, ">= 1 (a calibration row)");
     detail::require_labels(where, labels, "probabilities", view.rows, view.cols);
     classes_ = view.cols;
-    std::vector<T> scores = detail::score_rows(score, view, labels, seed);
-    if (options.class_conditional)
-      thresholds_ = detail::class_conditional_thresholds<T>(scores, labels, classes_, alpha);
-    else
-      thresholds_ = {order_statistic_in_place(std::span<T>(scores), upper_rank(scores.size(), alpha))};
+    thresholds_ = detail::calibration_thresholds(score, view, labels, seed, alpha, options.class_conditional);
   }
 
   /// The prediction sets of m test rows: sets(j, y) says whether label y is in the set of row j.
   /// Row j draws u = uniform<T>(random_stream(seed, 1), first_row + j).
-  /// O(m (K + s log K)) for sets of s labels (marginal), O(m K log K) (class-conditional).
+  /// O(m K) for softmax-like rows (a few passes each, fill_prediction_set; marginal), O(m K log K)
+  /// (class-conditional). Each row is checked just before its set is built, so the matrix streams
+  /// through memory once.
   /// Throws invalid_argument on a bad matrix or a K different from the calibration's.
   template <row_major_matrix_of<T> M>
   xt::xtensor<bool, 2> predict(const M& probabilities, std::uint64_t first_row = 0) const {
     constexpr std::string_view where = "tessera::conformal::split_classifier::predict";
-    const detail::checked_probabilities<T> checked(
-        probabilities, options_.sums == row_sums::renormalized, where, "probabilities");
-    const matrix_view<const T>& view = checked.view();
-    require(view.cols == classes_, where, "probabilities.shape()[1]", view.cols,
-            "the calibration's K = " + tessera::detail::to_text(classes_));
+    const matrix_view<const T> view = view_of<T>(probabilities);
+    if (probabilities.dimension() == 2)
+      require(view.cols == classes_, where, "probabilities.shape()[1]", view.cols,
+              "the calibration's K = " + tessera::detail::to_text(classes_));
     auto sets = xt::xtensor<bool, 2>::from_shape({view.rows, classes_});
     bool* const out = sets.data();
     const random_stream stream(seed_, 1);
-    detail::for_each_row(
-        view.rows,
+    detail::for_each_checked_row<T>(
+        probabilities, options_.sums == row_sums::renormalized, where, "probabilities",
         [&] { return detail::set_scratch<T>{std::vector<std::int32_t>(classes_), std::vector<T>(classes_)}; },
-        [&](std::size_t j, detail::set_scratch<T>& scratch) {
-          const std::span<bool> in_set(out + j * classes_, classes_);
-          fill_set(view.row(j), uniform<T>(stream, first_row + j), scratch, in_set);
+        [&](std::size_t j, std::span<const T> row, detail::set_scratch<T>& scratch) {
+          fill_set(row, uniform<T>(stream, first_row + j), scratch, std::span<bool>(out + j * classes_, classes_));
         });
     return sets;
   }
@@ -242,7 +293,7 @@ inline constexpr std::array<double, 5> raps_lambda_grid{0.001, 0.01, 0.1, 0.2, 0
 ///            are smallest on average (the first of equals).
 /// The holdout must not be the calibration set of the returned score, or the guarantee is lost.
 /// Draws: calibration row i uses random_stream(seed, 0), set row j random_stream(seed, 1).
-/// O(G n K log K) for a grid of G values. Throws invalid_argument on a bad matrix, labels or
+/// O(G n K) for a grid of G values. Throws invalid_argument on a bad matrix, labels or
 /// alpha, an empty holdout or grid, or a negative or non-finite grid value.
 template <detail::real_matrix M>
 raps_score select_raps_score(const M& holdout_probabilities,
@@ -263,8 +314,7 @@ raps_score select_raps_score(const M& holdout_probabilities,
 
   for (const double lambda : lambda_grid) raps_score{0, lambda, randomized}.require_valid(where);
 
-  std::vector<T> ranks = detail::score_rows(top_k_score{}, view, holdout_labels, seed);
-  const T rank_quantile = order_statistic_in_place(std::span<T>(ranks), upper_rank(ranks.size(), alpha));
+  const T rank_quantile = detail::calibration_thresholds(top_k_score{}, view, holdout_labels, seed, alpha, false)[0];
   const auto classes = static_cast<std::int32_t>(view.cols);
   const std::int32_t k_reg =
       rank_quantile <= static_cast<T>(classes) ? static_cast<std::int32_t>(rank_quantile) : classes;
@@ -273,8 +323,7 @@ raps_score select_raps_score(const M& holdout_probabilities,
   double best_size = std::numeric_limits<double>::infinity();
   for (const double lambda : lambda_grid) {
     const raps_score candidate{k_reg, lambda, randomized};
-    std::vector<T> scores = detail::score_rows(candidate, view, holdout_labels, seed);
-    const T q = order_statistic_in_place(std::span<T>(scores), upper_rank(scores.size(), alpha));
+    const T q = detail::calibration_thresholds(candidate, view, holdout_labels, seed, alpha, false)[0];
     const double size = detail::mean_set_size(candidate, view, q, seed);
     if (size < best_size) {
       best_size = size;

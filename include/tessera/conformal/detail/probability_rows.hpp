@@ -2,6 +2,7 @@
 // Internals of the classification headers: the checks of an n x K probability matrix and its
 // labels at the public boundary, and a loop over rows that gives each thread its own scratch.
 
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -108,6 +109,15 @@ class checked_probabilities {
   std::vector<T> renormalized_;
 };
 
+/// Whether a row passes checked_probabilities' checks as it is: entries finite and >= 0, the sum
+/// 1 within row_sum_tolerance. O(K).
+template <float_or_double T>
+bool is_probability_row(std::span<const T> row) {
+  bool valid = true;
+  const double sum = row_sum_and_validity(row, valid);
+  return valid && std::abs(sum - 1) <= row_sum_tolerance;
+}
+
 /// Requires one label per row of the matrix called `matrix_name`, each in [0, classes). O(n).
 inline void require_labels(std::string_view where, std::span<const std::int32_t> labels,
                            std::string_view matrix_name, std::size_t rows, std::size_t classes) {
@@ -134,6 +144,33 @@ void for_each_row(std::size_t rows, MakeScratch make_scratch, Body body) {
 #endif
     for (std::int64_t i = 0; i < count; ++i) body(static_cast<std::size_t>(i), scratch);
   }
+}
+
+/// Calls body(i, row i, scratch) for every row i of `matrix` as for_each_row does, after the
+/// checks of checked_probabilities: with renormalize, on the renormalized copy; otherwise each row
+/// is checked just before its body runs, so that the matrix streams through memory once rather
+/// than twice. When a row fails, the bodies of the rows after it may be skipped and
+/// checked_probabilities throws its message (naming the same entry or row as it always does).
+/// The bodies must not throw. O(n K) plus the bodies.
+template <float_or_double T, row_major_matrix_of<T> M, class MakeScratch, class Body>
+void for_each_checked_row(const M& matrix, bool renormalize, std::string_view where, std::string_view name,
+                          MakeScratch make_scratch, Body body) {
+  const matrix_view<const T> view = view_of<T>(matrix);
+  if (renormalize || matrix.dimension() != 2 || view.cols == 0) {
+    const checked_probabilities<T> checked(matrix, renormalize, where, name);
+    for_each_row(checked.view().rows, make_scratch,
+                 [&](std::size_t i, auto& scratch) { body(i, checked.view().row(i), scratch); });
+    return;
+  }
+  std::atomic<bool> failed = false;
+  for_each_row(view.rows, make_scratch, [&](std::size_t i, auto& scratch) {
+    if (failed.load(std::memory_order_relaxed)) return;
+    if (is_probability_row(view.row(i)))
+      body(i, view.row(i), scratch);
+    else
+      failed.store(true, std::memory_order_relaxed);
+  });
+  if (failed) checked_probabilities<T>(matrix, false, where, name);  // throws: a row failed its checks
 }
 
 }  // namespace tessera::conformal::detail

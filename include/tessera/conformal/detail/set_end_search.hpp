@@ -1,0 +1,333 @@
+#pragma once
+// Internals of classification_score.hpp: where the prediction set of a ranked score ends in one
+// row, found on the host without ranking the row, and certified to be where the rank-order sums
+// put it.
+//
+// The set of a ranked score is the prefix of the ranking (descending probability, ties to the
+// lower label index) that ends before the first label whose score exceeds q: the scores never
+// decrease along the ranking. The search keeps the candidates, the labels of probability in
+// [low, high], known to hold that end or to be followed by it:
+//  * The labels above `high` are admitted; the first label below `low` (first_out) is refused.
+//  * A step takes a pivot t in (low, high] (the middle of their bit patterns, which order as the
+//    values do) and makes one pass over the row: the count and mass of the labels >= t and the
+//    largest probability below t, b. The first label of probability b ranks right after the
+//    counted ones, which are exactly those ranked before it, so its score is known. Admitted: so
+//    is every label above it, and the candidates shrink to [low, b]. Refused: so is every label
+//    after it, and they shrink to [t, high], b the new first_out.
+//  * With at most `gathered_candidates` left (or one probability left), they are gathered, sorted
+//    by the ranking and scored in turn, their masses added to the mass above `high`.
+// Softmax rows of 1000 labels take about seven steps; each pass is a loop over vector registers
+// (GCC/Clang vector extensions), with no branch per label.
+//
+// The masses are summed in T in vector lanes, not in rank order as the scores are defined. Each
+// decision is therefore certified: with O our sum of the n masses ranked before a label and R the
+// rank-order sum, |R - O| <= B = 1.1 (n - 1 + d) u O (u the unit roundoff of T), where d bounds
+// the additions a mass goes through in our sum (standard bounds for sums of non-negative terms,
+// Higham, "Accuracy and Stability of Numerical Algorithms", 2002, section 4.2). The score is
+// monotone in the mass (rounding is monotone), so score(O + 2B) <= q proves the label admitted and
+// score(O - 2B) > q proves it refused (2B also covers the rounding of O +- 2B to T). Otherwise the
+// search gives up and the caller ranks the row as before: rows whose end falls within about
+// 2 (n + d) u of q, which continuous scores seldom do (dyadic rows and thresholds set to a score
+// do, and tests/conformal/classification_score_test.cpp aims at them).
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <type_traits>
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/config.hpp"
+
+namespace tessera::conformal::detail {
+
+/// Whether label a ranks before label b in the row: higher probability first, then lower index.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr bool ranks_before(std::span<const T> probabilities, std::int32_t a,
+                                                std::int32_t b) {
+  return probabilities[a] > probabilities[b] || (probabilities[a] == probabilities[b] && a < b);
+}
+
+/// ranks_before as a comparator for std::sort: the most probable label first.
+template <float_or_double T>
+TESSERA_HOST_DEVICE constexpr auto ranking_order(std::span<const T> probabilities) {
+  return [probabilities](std::int32_t a, std::int32_t b) { return ranks_before(probabilities, a, b); };
+}
+
+/// Where a set ends: it holds the `size` labels ranked before (probability, label); label = -1
+/// stands for the first label of that probability, and probability -1 for the end of the row.
+/// certified = false: the search gave up, the other fields mean nothing.
+template <float_or_double T>
+struct certified_set_end {
+  bool certified;
+  std::size_t size;
+  T probability;
+  std::int32_t label;
+};
+
+/// What the search decides about one label.
+enum class label_verdict { admitted, refused, undecided };
+
+/// The bytes of one vector register the passes work in: AVX's 32 where the target has it, else
+/// SSE2's (or NEON's) 16.
+#if defined(__AVX__)
+inline constexpr std::size_t vector_bytes = 32;
+#else
+inline constexpr std::size_t vector_bytes = 16;
+#endif
+
+/// A register of T values: a GCC/Clang vector type, so that a pass's compares become masks and
+/// its selections blends. Plain loops do not do: GCC keeps a branch per floating-point compare
+/// (it may trap), and branches on a row's probabilities are mispredicted half the time.
+template <float_or_double T>
+struct vector_of {
+  typedef T type __attribute__((vector_size(vector_bytes)));
+  static constexpr std::size_t lanes = vector_bytes / sizeof(T);
+};
+
+/// lanes consecutive values of `at` (any alignment).
+template <float_or_double T>
+typename vector_of<T>::type load_vector(const T* at) {
+  typename vector_of<T>::type v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
+}
+
+/// The additions our sums take each mass through, at most, for a row of K labels: a lane of one
+/// of two interleaved vector accumulators, the tail, and the reduction of the lanes.
+template <float_or_double T>
+constexpr std::size_t tally_depth(std::size_t classes) {
+  return classes / (2 * vector_of<T>::lanes) + 4 * vector_of<T>::lanes + 8;
+}
+
+/// An interval of masses sure to hold the rank-order sum in T of a label's predecessors.
+template <float_or_double T>
+struct mass_interval {
+  T low;
+  T high;
+};
+
+/// The masses a label of rank `rank` (from 1) may have above it in rank order, given `mass`, our
+/// sum in T of the same labels, which took each through at most `depth` additions: mass -+ 2B
+/// (top of this header). O(1).
+template <float_or_double T>
+mass_interval<T> rank_order_masses(std::size_t rank, T mass, std::size_t depth) {
+  constexpr T unit = std::numeric_limits<T>::epsilon() / 2;
+  const std::size_t predecessors = rank - 1;
+  const T additions = static_cast<T>(std::max<std::size_t>(predecessors, 1) - 1 + depth);
+  const T bound = T(1.1) * additions * unit * mass;
+  return {std::max(mass - 2 * bound, T(0)), mass + 2 * bound};
+}
+
+/// The verdict on a label of probability p and rank `rank` whose predecessors have mass `mass` by
+/// our sum (see rank_order_masses). score_at(p, rank, m) is the score with mass above m. O(1).
+template <float_or_double T, class ScoreAt>
+label_verdict certify(const ScoreAt& score_at, T p, std::size_t rank, T mass, std::size_t depth, T q) {
+  const mass_interval<T> masses = rank_order_masses(rank, mass, depth);
+  const auto rank_int = static_cast<std::int32_t>(rank);
+  if (score_at(p, rank_int, masses.high) <= q) return label_verdict::admitted;
+  if (!(score_at(p, rank_int, masses.low) <= q)) return label_verdict::refused;
+  return label_verdict::undecided;
+}
+
+/// One pass over a row at a pivot t: the count and mass of the labels of probability >= t, and
+/// the largest probability below t (-1 when there is none).
+template <float_or_double T>
+struct tally {
+  std::size_t count;
+  T mass;
+  T largest_below;
+};
+
+/// The tally of `row` (finite values >= 0) at t > 0, in two interleaved vector accumulators.
+/// O(K), branch-free.
+template <float_or_double T>
+tally<T> tally_at(std::span<const T> row, T t) {
+  using V = typename vector_of<T>::type;
+  constexpr std::size_t lanes = vector_of<T>::lanes;
+  const V pivot = V{} + t;
+  V mass[2] = {}, count[2] = {}, below[2] = {V{} - 1, V{} - 1};
+  std::size_t j = 0;
+  for (; j + 2 * lanes <= row.size(); j += 2 * lanes)
+    for (std::size_t h = 0; h < 2; ++h) {
+      const V p = load_vector(row.data() + j + h * lanes);
+      const auto kept = p >= pivot;
+      mass[h] += kept ? p : V{};
+      count[h] += kept ? V{} + 1 : V{};
+      const V candidate = kept ? below[h] : p;
+      below[h] = below[h] > candidate ? below[h] : candidate;
+    }
+  tally<T> result{0, T(0), T(-1)};
+  const V masses = mass[0] + mass[1], counts = count[0] + count[1];
+  for (std::size_t l = 0; l < lanes; ++l) {
+    result.mass += masses[l];
+    result.count += static_cast<std::size_t>(counts[l]);
+    result.largest_below = std::max({result.largest_below, below[0][l], below[1][l]});
+  }
+  for (; j < row.size(); ++j) {
+    const T p = row[j];
+    if (p >= t) {
+      result.mass += p;
+      ++result.count;
+    } else {
+      result.largest_below = std::max(result.largest_below, p);
+    }
+  }
+  return result;
+}
+
+/// The smallest and largest probability of a row (+0 for -0), and whether every entry is finite
+/// and >= 0.
+template <float_or_double T>
+struct probability_range {
+  T lowest;
+  T highest;
+  bool valid;
+};
+
+/// range_of(row) in one branch-free pass. O(K).
+template <float_or_double T>
+probability_range<T> range_of(std::span<const T> row) {
+  using V = typename vector_of<T>::type;
+  constexpr std::size_t lanes = vector_of<T>::lanes;
+  constexpr T largest = std::numeric_limits<T>::max();
+  V lowest = V{} + largest, highest = V{};
+  auto valid = V{} == V{};  // all lanes true
+  std::size_t j = 0;
+  for (; j + lanes <= row.size(); j += lanes) {
+    const V p = load_vector(row.data() + j) + T(0);  // + 0 turns -0 into +0 for the bit patterns
+    valid &= (p >= T(0)) & (p <= largest);         // NaN fails both
+    lowest = p < lowest ? p : lowest;
+    highest = p > highest ? p : highest;
+  }
+  probability_range<T> range{largest, T(0), true};
+  for (std::size_t l = 0; l < lanes; ++l) {
+    range.lowest = std::min(range.lowest, lowest[l]);
+    range.highest = std::max(range.highest, highest[l]);
+    range.valid &= valid[l] != 0;
+  }
+  for (; j < row.size(); ++j) {
+    const T p = row[j] + T(0);
+    range.valid &= p >= T(0) && p <= largest;
+    range.lowest = std::min(range.lowest, p);
+    range.highest = std::max(range.highest, p);
+  }
+  return range;
+}
+
+/// in_set[j] for every label j: whether it ranks before the end (p_j > end.probability, or equal
+/// and j < end.label). One compare per label (a loop compilers vectorize), then the labels tied
+/// with the end's probability, when some rank before it. O(K).
+template <float_or_double T>
+void mark_set(std::span<const T> row, const certified_set_end<T>& end, std::span<bool> in_set) {
+  for (std::size_t j = 0; j < row.size(); ++j) in_set[j] = row[j] > end.probability;
+  for (std::int32_t y = 0; y < end.label; ++y) in_set[y] = in_set[y] || row[y] == end.probability;
+}
+
+/// Writes the labels of probability in [low, high] to `labels` in index order; returns their
+/// number. A vector compare per block of labels, which are few enough that a block holding one is
+/// the exception. O(K).
+template <float_or_double T>
+std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std::int32_t> labels) {
+  using V = typename vector_of<T>::type;
+  constexpr std::size_t lanes = vector_of<T>::lanes;
+  const V lower = V{} + low, upper = V{} + high;
+  std::size_t gathered = 0, j = 0;
+  const auto take = [&](std::size_t label) {
+    labels[gathered] = static_cast<std::int32_t>(label);
+    gathered += row[label] >= low && row[label] <= high ? 1 : 0;
+  };
+  for (; j + lanes <= row.size(); j += lanes) {
+    const V p = load_vector(row.data() + j);
+    const auto inside = (p >= lower) & (p <= upper);
+    bool any = false;
+    for (std::size_t l = 0; l < lanes; ++l) any |= inside[l] != 0;
+    if (any)
+      for (std::size_t l = 0; l < lanes; ++l) take(j + l);
+  }
+  for (; j < row.size(); ++j) take(j);
+  return gathered;
+}
+
+/// The bits of a probability p >= 0 (not -0), which order as the values do.
+template <float_or_double T>
+using probability_bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+
+/// A probability strictly above low and at most high (low < high, both >= 0): the middle of their
+/// bit patterns, which halves the patterns still open.
+template <float_or_double T>
+T pivot_between(T low, T high) {
+  using bits = probability_bits_of<T>;
+  const bits a = std::bit_cast<bits>(low), b = std::bit_cast<bits>(high);
+  return std::bit_cast<T>(static_cast<bits>(a + (b - a + 1) / 2));
+}
+
+/// The most candidates gathered and sorted at the end of the search.
+inline constexpr std::size_t gathered_candidates = 32;
+
+/// Where the set of `row` ends for a score that never decreases in the mass above a label (see
+/// the top of this header): score_at(p, rank, mass_above) -> T, threshold q. scratch: at least K
+/// label indices. certified = false when a decision was too close to call or the row is not made
+/// of finite probabilities >= 0. O(K) per pass, at most one pass per bit of the probabilities
+/// (64), about 7 for softmax rows; then O(c log c) for the c <= 32 candidates left (more only when
+/// they all share one probability).
+template <float_or_double T, class ScoreAt>
+certified_set_end<T> search_set_end(const ScoreAt& score_at, std::span<const T> row, T q,
+                                    std::span<std::int32_t> scratch) {
+  constexpr certified_set_end<T> gave_up{false, 0, T(0), 0};
+  const std::size_t classes = row.size();
+  const probability_range<T> range = range_of(row);
+  if (!range.valid) return gave_up;
+  const std::size_t depth = tally_depth<T>(classes);
+  // Candidates: probabilities in [low, high]; low_count labels are >= low, above_count > high.
+  T low = range.lowest, high = range.highest;
+  std::size_t low_count = classes, above_count = 0;
+  T above_mass = 0;
+  certified_set_end<T> first_out{true, 0, T(-1), -1};  // the end of the row
+  while (low_count - above_count > gathered_candidates && low < high) {
+    const T t = pivot_between(low, high);
+    const tally<T> at = tally_at(row, t);
+    if (at.largest_below >= low) {  // a candidate is below t: score the first of its probability
+      switch (certify(score_at, at.largest_below, at.count + 1, at.mass, depth, q)) {
+        case label_verdict::admitted:
+          high = at.largest_below;
+          above_count = at.count;
+          above_mass = at.mass;
+          continue;
+        case label_verdict::refused:
+          first_out = {true, at.count, at.largest_below, -1};
+          break;
+        case label_verdict::undecided:
+          return gave_up;
+      }
+    }
+    low = t;  // no candidate in [low, t), or the first below t is refused
+    low_count = at.count;
+  }
+  // Gather the candidates (in index order, so that a tied block is already ranked), rank them and
+  // score them in turn after the labels above high.
+  const std::size_t gathered = gather_between(row, low, high, scratch);
+  const auto candidates = scratch.first(gathered);
+  std::sort(candidates.begin(), candidates.end(), ranking_order(row));
+  T mass = above_mass;
+  for (std::size_t i = 0; i < gathered; ++i) {
+    const std::int32_t y = candidates[i];
+    const T p = row[y];
+    switch (certify(score_at, p, above_count + i + 1, mass, depth + i, q)) {
+      case label_verdict::admitted:
+        mass += p;
+        break;
+      case label_verdict::refused:  // -1 unless admitted candidates share its probability
+        return {true, above_count + i, p, i > 0 && row[candidates[i - 1]] == p ? y : -1};
+      case label_verdict::undecided:
+        return gave_up;
+    }
+  }
+  first_out.size = above_count + gathered;  // every candidate admitted: the end is first_out
+  return first_out;
+}
+
+}  // namespace tessera::conformal::detail
