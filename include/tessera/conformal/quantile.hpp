@@ -49,15 +49,75 @@ inline std::uint64_t lower_rank(std::uint64_t n, double alpha) {
   return floor_of_scaled_level(n + 1, alpha);
 }
 
-/// The k-th smallest of values (k from 1), reordering values; -inf for k = 0, +inf for
-/// k > values.size(). O(n) expected (nth_element).
+namespace detail {
+
+/// Below this many values a selection runs nth_element directly: sampling would not pay.
+inline constexpr std::size_t bracketed_selection_minimum = std::size_t{1} << 14;
+
+/// The sample a bracketed selection ranks: about 4 sqrt(n) values, at most 8192.
+inline std::size_t selection_sample_size(std::size_t n) {
+  return std::min<std::size_t>(8192, 4 * static_cast<std::size_t>(std::sqrt(static_cast<double>(n))));
+}
+
+/// The k-th smallest (1 <= k <= n) of the values value(0), ..., value(n - 1), none NaN, without
+/// storing them all: a strided sample of them is ranked, two of its order statistics around
+/// rank k s / n (4.5 standard deviations of a sample rank apart on either side) bracket the
+/// answer, and one pass counts the values below the bracket and keeps those inside it (a few
+/// percent of n), among which nth_element finds the answer (the scheme of Floyd and Rivest,
+/// "Expected time bounds for selection", CACM 1975). Should the bracket miss (values ordered
+/// against the stride), every value is stored and selected directly. value(i) must give the same
+/// value each time. O(n) expected, with one pass over the values and O(sqrt n + bracket) memory.
+template <float_or_double T, class Value>
+T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
+  const auto select_all = [&] {
+    std::vector<T> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = value(i);
+    const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
+    std::nth_element(values.begin(), kth, values.end());
+    return *kth;
+  };
+  if (n < bracketed_selection_minimum) return select_all();
+  const std::size_t s = selection_sample_size(n), stride = n / s;
+  std::vector<T> sample(s);
+  for (std::size_t j = 0; j < s; ++j) sample[j] = value(j * stride + stride / 2);
+  std::sort(sample.begin(), sample.end());
+  const double fraction = static_cast<double>(k) / static_cast<double>(n);
+  const double centre = fraction * static_cast<double>(s);
+  const double margin = 4.5 * std::sqrt(static_cast<double>(s) * fraction * (1 - fraction)) + 2;
+  const auto at = [&](double rank) {
+    return sample[static_cast<std::size_t>(std::clamp(rank, 0.0, static_cast<double>(s - 1)))];
+  };
+  const bool open_below = centre - margin < 0, open_above = centre + margin > static_cast<double>(s - 1);
+  const T low = open_below ? -std::numeric_limits<T>::infinity() : at(centre - margin);
+  const T high = open_above ? std::numeric_limits<T>::infinity() : at(centre + margin);
+  std::uint64_t below = 0;
+  std::vector<T> inside;
+  inside.reserve(static_cast<std::size_t>(4 * margin / static_cast<double>(s) * static_cast<double>(n)) + 64);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T v = value(i);
+    below += v < low ? 1 : 0;
+    if (v >= low && v <= high) inside.push_back(v);
+  }
+  if (k <= below || k > below + inside.size()) return select_all();
+  const auto kth = inside.begin() + static_cast<std::ptrdiff_t>(k - below - 1);
+  std::nth_element(inside.begin(), kth, inside.end());
+  return *kth;
+}
+
+}  // namespace detail
+
+/// The k-th smallest of values (k from 1), which must hold no NaN; -inf for k = 0, +inf for
+/// k > values.size(). The values may be reordered. O(n) expected (detail::kth_smallest).
 template <float_or_double T>
 T order_statistic_in_place(std::span<T> values, std::uint64_t k) {
   if (k == 0) return -std::numeric_limits<T>::infinity();
   if (k > values.size()) return std::numeric_limits<T>::infinity();
-  const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
-  std::nth_element(values.begin(), kth, values.end());
-  return *kth;
+  if (values.size() < detail::bracketed_selection_minimum) {
+    const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
+    std::nth_element(values.begin(), kth, values.end());
+    return *kth;
+  }
+  return detail::kth_smallest<T>(values.size(), k, [values](std::size_t i) { return values[i]; });
 }
 
 namespace detail {

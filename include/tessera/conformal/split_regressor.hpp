@@ -83,15 +83,19 @@ inline void require_matching_score(std::string_view where, bool normalized, bool
                      : "none (calibrated with the absolute residual)");
 }
 
-/// s_i = |y_i - prediction_i| / sigma_i, or |y_i - prediction_i| when sigma is empty. O(n).
+/// s_i = |y_i - prediction_i| / sigma_i, or |y_i - prediction_i| when sigma is empty. O(1).
+template <float_or_double T>
+T residual_score(std::span<const T> y, std::span<const T> prediction, std::span<const T> sigma, std::size_t i) {
+  const T residual = std::abs(y[i] - prediction[i]);
+  return sigma.empty() ? residual : residual / sigma[i];
+}
+
+/// Every s_i (residual_score). O(n).
 template <float_or_double T>
 std::vector<T> residual_scores(std::span<const T> y, std::span<const T> prediction,
                                std::span<const T> sigma) {
   std::vector<T> scores(y.size());
-  for (std::size_t i = 0; i < y.size(); ++i) {
-    scores[i] = std::abs(y[i] - prediction[i]);
-    if (!sigma.empty()) scores[i] /= sigma[i];
-  }
+  for (std::size_t i = 0; i < y.size(); ++i) scores[i] = residual_score(y, prediction, sigma, i);
   return scores;
 }
 
@@ -110,7 +114,8 @@ class split_conformal_regressor {
  public:
   /// Absolute residual score s = |y - prediction|.
   /// y, prediction: n >= 1 finite calibration targets and the model's predictions of them;
-  /// alpha in (0, 1). O(n) time (selection), O(n) transient memory.
+  /// alpha in (0, 1). O(n) time (selection in one pass over the rows); transient memory a few
+  /// percent of n (the scores near the quantile; n when the scores defeat the sampling).
   /// Throws invalid_argument on a size mismatch, an empty or non-finite input, or a bad alpha.
   split_conformal_regressor(std::span<const T> y, std::span<const T> prediction, double alpha)
       : split_conformal_regressor(y, prediction, {}, alpha, false) {}
@@ -186,8 +191,12 @@ class split_conformal_regressor {
     require_open_unit_interval(where, "alpha", alpha);
     detail::require_targets_and_predictions(where, y, prediction);
     if (normalized) detail::require_scales(where, sigma, prediction.size());
-    auto scores = detail::residual_scores(y, prediction, sigma);
-    quantile_ = conformal_quantile_in_place(std::span<T>(scores), alpha);
+    // The scores are selected as they are formed, never stored (detail::kth_smallest).
+    const std::uint64_t rank = upper_rank(y.size(), alpha);
+    quantile_ = rank > y.size() ? std::numeric_limits<T>::infinity()
+                                : detail::kth_smallest<T>(y.size(), rank, [&](std::size_t i) {
+                                    return detail::residual_score(y, prediction, sigma, i);
+                                  });
   }
 
   T quantile_{};
