@@ -26,7 +26,8 @@
 // resample (calibration_size()). A row is in all B resamples with probability about 0.632^B.
 //
 // Each test point costs one call of each of the B models, one aggregation per calibration row
-// (O(n) for jackknife and CV, O(n B / e) for J+aB) and two selections (nth_element), O(n): no sort.
+// (O(n) for jackknife and CV, O(n B / e) for J+aB) and two selections (order_statistic_in_place),
+// O(n): no sort.
 // MAPIE's CrossConformalRegressor (cv=-1 or KFold) and JackknifeAfterBootstrapRegressor compute
 // the same intervals.
 

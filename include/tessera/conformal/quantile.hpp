@@ -9,7 +9,8 @@
 //
 // The ranks are computed exactly for the double alpha given: (n + 1) alpha is formed with its
 // rounding error (fma), so k never moves by one because (n + 1)(1 - alpha) rounded up to an
-// integer. Scores are selected with nth_element, O(n), never sorted.
+// integer. Scores are selected in O(n), never sorted: nth_element for few, a sampled bracket and
+// one pass for many (detail::kth_smallest).
 
 #include <algorithm>
 #include <cmath>
