@@ -150,8 +150,8 @@ tally<T> tally_at(std::span<const T> row, T t) {
   constexpr std::size_t lanes = vector_of<T>::lanes;
   const V pivot = V{} + t;
   V mass[2] = {}, count[2] = {}, below[2] = {V{} - 1, V{} - 1};
-  std::size_t j = 0;
-  for (; j + 2 * lanes <= row.size(); j += 2 * lanes)
+  const std::size_t whole = row.size() - row.size() % (2 * lanes);
+  for (std::size_t j = 0; j < whole; j += 2 * lanes)
     for (std::size_t h = 0; h < 2; ++h) {
       const V p = load_vector(row.data() + j + h * lanes);
       const auto kept = p >= pivot;
@@ -167,7 +167,7 @@ tally<T> tally_at(std::span<const T> row, T t) {
     result.count += static_cast<std::size_t>(counts[l]);
     result.largest_below = std::max({result.largest_below, below[0][l], below[1][l]});
   }
-  for (; j < row.size(); ++j) {
+  for (std::size_t j = whole; j < row.size(); ++j) {
     const T p = row[j];
     if (p >= t) {
       result.mass += p;
@@ -196,8 +196,8 @@ probability_range<T> range_of(std::span<const T> row) {
   constexpr T largest = std::numeric_limits<T>::max();
   V lowest = V{} + largest, highest = V{};
   auto valid = V{} == V{};  // all lanes true
-  std::size_t j = 0;
-  for (; j + lanes <= row.size(); j += lanes) {
+  const std::size_t whole = row.size() - row.size() % lanes;
+  for (std::size_t j = 0; j < whole; j += lanes) {
     const V p = load_vector(row.data() + j) + T(0);  // + 0 turns -0 into +0 for the bit patterns
     valid &= (p >= T(0)) & (p <= largest);         // NaN fails both
     lowest = p < lowest ? p : lowest;
@@ -209,7 +209,7 @@ probability_range<T> range_of(std::span<const T> row) {
     range.highest = std::max(range.highest, highest[l]);
     range.valid &= valid[l] != 0;
   }
-  for (; j < row.size(); ++j) {
+  for (std::size_t j = whole; j < row.size(); ++j) {
     const T p = row[j] + T(0);
     range.valid &= p >= T(0) && p <= largest;
     range.lowest = std::min(range.lowest, p);
@@ -235,12 +235,13 @@ std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std:
   using V = typename vector_of<T>::type;
   constexpr std::size_t lanes = vector_of<T>::lanes;
   const V lower = V{} + low, upper = V{} + high;
-  std::size_t gathered = 0, j = 0;
+  std::size_t gathered = 0;
   const auto take = [&](std::size_t label) {
     labels[gathered] = static_cast<std::int32_t>(label);
     gathered += row[label] >= low && row[label] <= high ? 1 : 0;
   };
-  for (; j + lanes <= row.size(); j += lanes) {
+  const std::size_t whole = row.size() - row.size() % lanes;
+  for (std::size_t j = 0; j < whole; j += lanes) {
     const V p = load_vector(row.data() + j);
     const auto inside = (p >= lower) & (p <= upper);
     bool any = false;
@@ -248,7 +249,7 @@ std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std:
     if (any)
       for (std::size_t l = 0; l < lanes; ++l) take(j + l);
   }
-  for (; j < row.size(); ++j) take(j);
+  for (std::size_t j = whole; j < row.size(); ++j) take(j);
   return gathered;
 }
 
