@@ -359,6 +359,17 @@ TEST_CASE("bad input gets a message naming the parameter") {
   CHECK(message_of([&] { classifier.predict(xt::xtensor<double, 2>{{0.5, 0.5}}); }) ==
         "tessera::conformal::split_classifier::predict: probabilities.shape()[1] = 2; expected the "
         "calibration's K = 3");
+  // predict checks each row as it builds the sets, rows in parallel where OpenMP is on: the
+  // message must still name what the checks name (an invalid entry anywhere before a bad sum).
+  xt::xtensor<double, 2> many = xt::xtensor<double, 2>::from_shape({1000, 3});
+  for (std::size_t i = 0; i < 1000; ++i) xt::view(many, i, xt::all()) = xt::view(p, i % 3, xt::all());
+  xt::view(many, 3, xt::all()) = 0.5;
+  CHECK(message_of([&] { classifier.predict(many); }) ==
+        "tessera::conformal::split_classifier::predict: the sum of probabilities row 3 = 1.5; expected 1 within 1e-6 "
+        "(or row_sums::renormalized)");
+  many(900, 1) = std::nan("");
+  CHECK(message_of([&] { classifier.predict(many); }) ==
+        "tessera::conformal::split_classifier::predict: probabilities(900, 1) = nan; expected a finite number >= 0");
   const cf::split_classifier_options renormalize{false, cf::row_sums::renormalized};
   CHECK(message_of([&] { cf::split_classifier(cf::lac_score{}, xt::xtensor<double, 2>{{0.0, 0.0}}, std::vector<std::int32_t>{0}, 0.1, 1, renormalize); }) ==
         where + "the sum of probabilities row 0 = 0; expected > 0 to renormalize");
