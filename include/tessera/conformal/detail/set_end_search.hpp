@@ -308,8 +308,7 @@ certified_set_end<T> search_set_end(const ScoreAt& score_at, std::span<const T> 
     low = t;  // no candidate in [low, t), or the first below t is refused
     low_count = at.count;
   }
-  // Gather the candidates (in index order, so that a tied block is already ranked), rank them and
-  // score them in turn after the labels above high.
+  // Gather the candidates, rank them and score them in turn after the labels above high.
   const std::size_t gathered = gather_between(row, low, high, scratch);
   const auto candidates = scratch.first(gathered);
   std::sort(candidates.begin(), candidates.end(), ranking_order(row));
