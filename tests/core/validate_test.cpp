@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 #include <tessera/core/validate.hpp>
 #include "support/test_support.hpp"
 
@@ -48,4 +49,32 @@ TEST_CASE("NaN, infinity and zero are rejected where they are outside the domain
   CHECK_THROWS_AS(tessera::require_open_unit_interval("f", "a", nan), invalid_argument);
   CHECK_THROWS_AS(tessera::require_power_of_two("f", "n", 0), invalid_argument);
   CHECK_THROWS_AS(tessera::require_power_of_two("f", "n", -4), invalid_argument);
+}
+
+TEMPLATE_TEST_CASE("span checks find every non-finite or NaN entry, whatever its sign and place", "", float,
+                   double) {
+  using T = TestType;
+  using limits = std::numeric_limits<T>;
+  const T negative_nan = -limits::quiet_NaN();
+  const std::vector<T> fine{T(0), -T(0), limits::max(), -limits::max(), limits::denorm_min(), limits::min(),
+                            T(-1.5), T(1e30)};
+  CHECK_NOTHROW(tessera::require_all_finite<T>("f", "v", fine));
+  CHECK_NOTHROW(tessera::require_no_nan<T>("f", "v", fine));
+  for (const T bad : {limits::infinity(), -limits::infinity(), limits::quiet_NaN(), negative_nan,
+                      limits::signaling_NaN()}) {
+    for (const std::size_t at : {std::size_t{0}, std::size_t{5}, std::size_t{1000}}) {
+      std::vector<T> values(1001, T(0.25));
+      values[at] = bad;
+      CAPTURE(bad, at);
+      const std::string index = "v[" + std::to_string(at) + "] = ";
+      const std::string finite = message_of([&] { tessera::require_all_finite<T>("f", "v", values); });
+      CHECK(finite.rfind("f: " + index, 0) == 0);
+      CHECK(finite.find("expected a finite number") != std::string::npos);
+      const std::string no_nan = message_of([&] { tessera::require_no_nan<T>("f", "v", values); });
+      if (std::isnan(bad))
+        CHECK(no_nan.rfind("f: " + index, 0) == 0);
+      else
+        CHECK(no_nan == "(no exception)");  // infinities are numbers
+    }
+  }
 }
