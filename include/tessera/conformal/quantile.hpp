@@ -109,7 +109,7 @@ T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
       const T v = values[j];
       below += v < low ? 1 : 0;
       out[appended] = v;
-      appended += (v >= low) & (v <= high) ? 1 : 0;
+      appended += ((v >= low) & (v <= high)) ? 1 : 0;
     }
     kept += appended;
   }
