@@ -6,12 +6,14 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
+#include "tessera/conformal/detail/vector_lanes.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/validate.hpp"
@@ -31,15 +33,35 @@ inline constexpr double row_sum_tolerance = 1e-6;
 
 /// The sum of a probability row in double, and whether every entry is finite and >= 0, in one
 /// branch-free pass. Double: a float row of K = 1000 summed in float could drift past the
-/// tolerance. Four interleaved partial sums, ((p0 + p1) + (p2 + p3)): one running sum is a chain
-/// of dependent additions (4 cycles each), which made the check cost more than building the sets.
-/// The host's checks and the device's error messages both sum this way, so they quote the same
+/// tolerance. Four interleaved partial sums, ((p0 + p1) + (p2 + p3)), lane l summing entries
+/// l, l + 4, ... in order: one running sum is a chain of dependent additions (4 cycles each), which
+/// made the check cost more than building the sets. The lanes are one vector of four doubles
+/// (detail/vector_lanes.hpp; plain loops kept a branch per compare: 1.0 us per row of 1000). The
+/// host's checks and the device's error messages both sum this way, so they quote the same
 /// number. O(K).
 template <float_or_double T>
 double row_sum_and_validity(std::span<const T> row, bool& valid) {
-  double partial[4] = {0, 0, 0, 0};
-  for (std::size_t j = 0; j < row.size(); ++j) {
-    valid &= row[j] >= T(0) && row[j] - row[j] == T(0);  // >= 0 and finite (NaN fails both)
+  // The four partial sums as registers of doubles (one of 4 with AVX, two of 2 without), the
+  // entries loaded as as many T and widened; no function takes or returns a vector (their ABI
+  // would depend on the target's vector extensions).
+  using wide = typename vector_of<double>::type;
+  constexpr std::size_t lanes = vector_of<double>::lanes, registers = 4 / lanes;
+  using narrow = typename fixed_vector<T, lanes>::type;
+  wide sums[registers] = {};
+  auto fine = narrow{} == narrow{};  // all lanes true
+  const std::size_t whole = row.size() - row.size() % 4;
+  for (std::size_t j = 0; j < whole; j += 4)
+    for (std::size_t r = 0; r < registers; ++r) {
+      narrow p;
+      std::memcpy(&p, row.data() + j + r * lanes, sizeof p);
+      fine &= (p >= T(0)) & (p - p == T(0));  // >= 0 and finite (NaN fails both)
+      sums[r] += __builtin_convertvector(p, wide);
+    }
+  double partial[4];
+  for (std::size_t i = 0; i < 4; ++i) partial[i] = sums[i / lanes][i % lanes];
+  for (std::size_t l = 0; l < lanes; ++l) valid &= fine[l] != 0;
+  for (std::size_t j = whole; j < row.size(); ++j) {
+    valid &= row[j] >= T(0) && row[j] - row[j] == T(0);
     partial[j % 4] += static_cast<double>(row[j]);
   }
   return (partial[0] + partial[1]) + (partial[2] + partial[3]);

@@ -17,7 +17,7 @@
 //  * With at most `gathered_candidates` left (or one probability left), they are gathered, sorted
 //    by the ranking and scored in turn, their masses added to the mass above `high`.
 // Softmax rows of 1000 labels take about seven steps; each pass is a loop over vector registers
-// (GCC/Clang vector extensions), with no branch per label.
+// (detail/vector_lanes.hpp), with no branch per label.
 //
 // The masses are summed in T in vector lanes, not in rank order as the scores are defined. Each
 // decision is therefore certified: with O our sum of the n masses ranked before a label and R the
@@ -34,11 +34,11 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <span>
 #include <type_traits>
 
+#include "tessera/conformal/detail/vector_lanes.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/config.hpp"
 
@@ -70,31 +70,6 @@ struct certified_set_end {
 
 /// What the search decides about one label.
 enum class label_verdict { admitted, refused, undecided };
-
-/// The bytes of one vector register the passes work in: AVX's 32 where the target has it, else
-/// SSE2's (or NEON's) 16.
-#if defined(__AVX__)
-inline constexpr std::size_t vector_bytes = 32;
-#else
-inline constexpr std::size_t vector_bytes = 16;
-#endif
-
-/// A register of T values: a GCC/Clang vector type, so that a pass's compares become masks and
-/// its selections blends. Plain loops do not do: GCC keeps a branch per floating-point compare
-/// (it may trap), and branches on a row's probabilities are mispredicted half the time.
-template <float_or_double T>
-struct vector_of {
-  typedef T type __attribute__((vector_size(vector_bytes)));
-  static constexpr std::size_t lanes = vector_bytes / sizeof(T);
-};
-
-/// lanes consecutive values of `at` (any alignment).
-template <float_or_double T>
-typename vector_of<T>::type load_vector(const T* at) {
-  typename vector_of<T>::type v;
-  std::memcpy(&v, at, sizeof v);
-  return v;
-}
 
 /// The additions our sums take each mass through, at most, for a row of K labels: a lane of one
 /// of two interleaved vector accumulators, the tail, and the reduction of the lanes.
