@@ -28,7 +28,7 @@
 // A set is built without ranking the row. For APS, RAPS and Top-K (scores that never decrease in
 // m_y: mass_monotone_score) a search narrows down where the set ends by passes that count and sum
 // the labels above a pivot, summed in another order than the rank order but with a bound on the
-// difference that certifies every decision (detail/set_end_search.hpp): O(K) per pass, about five
+// difference that certifies every decision (detail/set_end_search.hpp): O(K) per pass, about seven
 // passes for softmax rows. A decision too close to call (within about K ulps of q) and other
 // scores take the exact path: an incremental quicksort hands out the labels in rank order,
 // sorting only the blocks it reaches (expected O(K + m log m) for a set of m labels), and the set

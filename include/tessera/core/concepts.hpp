@@ -3,6 +3,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <ranges>
 #include <span>
 #include <type_traits>
@@ -12,6 +13,10 @@ namespace tessera {
 /// The two IEEE-754 formats tessera's kernels are written and verified for, on host and device.
 template <class T>
 concept float_or_double = std::same_as<T, float> || std::same_as<T, double>;
+
+/// The unsigned integer as wide as T, which holds T's bit pattern (std::bit_cast).
+template <float_or_double T>
+using bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
 
 /// A contiguous range of T (std::vector, std::span, xtensor containers, Eigen vectors via data()).
 template <class R, class T>

@@ -18,6 +18,7 @@
 #include <string_view>
 #include <type_traits>
 
+#include "tessera/core/concepts.hpp"
 #include "tessera/core/errors.hpp"
 
 namespace tessera {
@@ -101,10 +102,9 @@ namespace detail {
 /// NaNs above +inf: "all finite" is largest < the bits of +inf, "no NaN" is largest <= them.
 /// Integer maxima on the bits vectorize where floating-point compares would keep a branch (GCC,
 /// as they may trap) and ran at 0.62 ns per double. O(n).
-template <std::floating_point T>
-  requires(sizeof(T) == 4 || sizeof(T) == 8)
-auto largest_magnitude_bits(std::span<const T> values) {
-  using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+template <float_or_double T>
+bits_of<T> largest_magnitude_bits(std::span<const T> values) {
+  using bits = bits_of<T>;
   constexpr bits magnitude = ~bits{0} >> 1;
   bits largest = 0;
   for (const T v : values) {
@@ -115,11 +115,9 @@ auto largest_magnitude_bits(std::span<const T> values) {
 }
 
 /// The bits of +inf in T's own width.
-template <std::floating_point T>
-  requires(sizeof(T) == 4 || sizeof(T) == 8)
-constexpr auto infinity_bits() {
-  using bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-  return std::bit_cast<bits>(std::numeric_limits<T>::infinity());
+template <float_or_double T>
+constexpr bits_of<T> infinity_bits() {
+  return std::bit_cast<bits_of<T>>(std::numeric_limits<T>::infinity());
 }
 
 }  // namespace detail
@@ -129,7 +127,7 @@ template <std::floating_point T>
 void require_all_finite(std::string_view where, std::string_view name, std::span<const T> values) {
   // A branch-free pass first; the offending index is looked for only on failure.
   bool all_finite = true;
-  if constexpr (sizeof(T) == 4 || sizeof(T) == 8)
+  if constexpr (float_or_double<T>)
     all_finite = detail::largest_magnitude_bits(values) < detail::infinity_bits<T>();
   else
     for (const T v : values) all_finite &= v - v == T(0);  // inf - inf and NaN - NaN are NaN
@@ -143,7 +141,7 @@ void require_all_finite(std::string_view where, std::string_view name, std::span
 template <std::floating_point T>
 void require_no_nan(std::string_view where, std::string_view name, std::span<const T> values) {
   bool no_nan = true;  // branch-free first, as in require_all_finite
-  if constexpr (sizeof(T) == 4 || sizeof(T) == 8)
+  if constexpr (float_or_double<T>)
     no_nan = detail::largest_magnitude_bits(values) <= detail::infinity_bits<T>();
   else
     for (const T v : values) no_nan &= v == v;

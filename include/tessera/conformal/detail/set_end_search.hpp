@@ -228,15 +228,11 @@ std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std:
   return gathered;
 }
 
-/// The bits of a probability p >= 0 (not -0), which order as the values do.
-template <float_or_double T>
-using probability_bits_of = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
-
-/// A probability strictly above low and at most high (low < high, both >= 0): the middle of their
-/// bit patterns, which halves the patterns still open.
+/// A probability strictly above low and at most high (low < high, both >= 0, not -0): the middle
+/// of their bit patterns (which order as the values do), halving the patterns still open.
 template <float_or_double T>
 T pivot_between(T low, T high) {
-  using bits = probability_bits_of<T>;
+  using bits = tessera::bits_of<T>;
   const bits a = std::bit_cast<bits>(low), b = std::bit_cast<bits>(high);
   return std::bit_cast<T>(static_cast<bits>(a + (b - a + 1) / 2));
 }

@@ -33,18 +33,12 @@ struct vector_of {
   using type = typename fixed_vector<T, lanes>::type;
 };
 
-/// The vector V of consecutive values at `at` (any alignment).
-template <class V, class T>
-V load_as(const T* at) {
-  V v;
-  std::memcpy(&v, at, sizeof v);
-  return v;
-}
-
-/// One register of consecutive values of `at`.
+/// One register of consecutive values of `at` (any alignment).
 template <float_or_double T>
 typename vector_of<T>::type load_vector(const T* at) {
-  return load_as<typename vector_of<T>::type>(at);
+  typename vector_of<T>::type v;
+  std::memcpy(&v, at, sizeof v);
+  return v;
 }
 
 }  // namespace tessera::conformal::detail

@@ -16,7 +16,7 @@ namespace tessera::conformal::detail {
 
 /// The unsigned integer as wide as T.
 template <float_or_double T>
-using probability_bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+using probability_bits = tessera::bits_of<T>;
 
 /// The largest and smallest bit patterns among the entries p + 0 that one lane holds: for
 /// entries >= 0 the bits of the largest and smallest (they order as the values do); a negative
