@@ -4,7 +4,8 @@
 // cut at either end of the range (first odd, first + count odd), A's rows split across blocks or
 // walked in several chunks by one, a part-filled tile of projections, several tiles of X's rows
 // and of B's columns, more rows than a thread holds at once, a misaligned output (the scalar
-// variant); the cuBLAS handle comes back as it was; bad arguments are refused before any launch.
+// variant), on a stream whose earlier work writes X (the GEMM on the forward's side stream must
+// wait for it); the cuBLAS handle comes back as it was; bad arguments are refused before any launch.
 //
 // Tolerance, elementwise: 2 (m + r + 2) u M, M = |X||W| + |σ/√r| (|X||A|)|B|ᵀ (full rank:
 // 2 (m + 2) u |X| |W + σE|), u = 2^-24 (float) or 2^-53 (double). Host and device draw the same
@@ -135,28 +136,29 @@ reference<T> host_forward(const forward_case& c, const es::matrix<T>& x, const e
   return ref;
 }
 
-/// Runs the device forward of case c and compares it with the host's, reporting the worst output.
+const float test_sigma = 0.5f;
+
+/// The population of every case.
+es::population_noise population_of(const forward_case& c) { return {0xfeed, 4, c.antithetic}; }
+
+/// Case c's forward on the device, on `policy`'s stream.
 template <class T>
-void check_forward(const forward_case& c, std::size_t scratch_bytes = es::default_forward_scratch_bytes) {
-  INFO(describe(c));
-  const T sigma = T(0.5);
-  const es::population_noise population{0xfeed, 4, c.antithetic};
-  const std::size_t x_rows = c.inputs == es::member_inputs::shared ? c.b : c.count * c.b;
-  const es::matrix<T> x = uniform_matrix<T>(x_rows, c.m, 1), w = uniform_matrix<T>(c.m, c.n, 2);
-  const reference<T> ref = host_forward(c, x, w, sigma, population);
+void device_forward(const forward_case& c, tessera::exec::cuda policy, cublasHandle_t handle,
+                    tessera::matrix_view<const T> x, tessera::matrix_view<const T> w, std::span<T> out,
+                    std::size_t scratch_bytes) {
+  const T sigma = T(test_sigma);
+  if (c.rank == 0) {
+    es::perturbed_forward<T>(policy, handle, x, c.inputs, w, c.layer, es::full_rank{}, sigma, population_of(c),
+                             c.first, c.count, out, scratch_bytes);
+  } else {
+    es::perturbed_forward<T>(policy, handle, x, c.inputs, w, c.layer, es::low_rank{c.rank}, sigma, population_of(c),
+                             c.first, c.count, out);
+  }
+}
 
-  const blas_handle blas;
-  const thrust::device_vector<T> dx = to_device(x), dw = to_device(w);
-  thrust::device_vector<T> dout(c.out_offset + c.count * c.b * c.n, T(0));
-  const std::span<T> out = device_span(dout).subspan(c.out_offset);
-  if (c.rank == 0)
-    es::perturbed_forward<T>(device, blas.handle, view_of(dx, x_rows, c.m), c.inputs, view_of(dw, c.m, c.n), c.layer,
-                             es::full_rank{}, sigma, population, c.first, c.count, out, scratch_bytes);
-  else
-    es::perturbed_forward<T>(device, blas.handle, view_of(dx, x_rows, c.m), c.inputs, view_of(dw, c.m, c.n), c.layer,
-                             es::low_rank{c.rank}, sigma, population, c.first, c.count, out);
-  const thrust::host_vector<T> got(dout.begin() + static_cast<std::ptrdiff_t>(c.out_offset), dout.end());
-
+/// Compares the device's outputs with the host's, reporting the worst output.
+template <class T>
+void compare_with_host(const forward_case& c, const thrust::host_vector<T>& got, const reference<T>& ref) {
   double worst_ratio = 0;
   std::size_t worst = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
@@ -171,6 +173,30 @@ void check_forward(const forward_case& c, std::size_t scratch_bytes = es::defaul
                                << worst % c.n << ": device " << got[worst] << ", host " << ref.y.data()[worst]
                                << ", tolerance " << ref.tolerance.data()[worst] << " (ratio " << worst_ratio << ")");
   CHECK(worst_ratio <= 1);
+}
+
+/// Runs the device forward of case c and compares it with the host's.
+template <class T>
+void check_forward(const forward_case& c, std::size_t scratch_bytes = es::default_forward_scratch_bytes) {
+  INFO(describe(c));
+  const std::size_t x_rows = c.inputs == es::member_inputs::shared ? c.b : c.count * c.b;
+  const es::matrix<T> x = uniform_matrix<T>(x_rows, c.m, 1), w = uniform_matrix<T>(c.m, c.n, 2);
+  const reference<T> ref = host_forward(c, x, w, T(test_sigma), population_of(c));
+
+  const blas_handle blas;
+  const thrust::device_vector<T> dx = to_device(x), dw = to_device(w);
+  thrust::device_vector<T> dout(c.out_offset + c.count * c.b * c.n, T(0));
+  device_forward<T>(c, device, blas.handle, view_of(dx, x_rows, c.m), view_of(dw, c.m, c.n),
+                    device_span(dout).subspan(c.out_offset), scratch_bytes);
+  compare_with_host(c, thrust::host_vector<T>(dout.begin() + static_cast<std::ptrdiff_t>(c.out_offset), dout.end()),
+                    ref);
+}
+
+/// Keeps one thread busy for `cycles` clock cycles.
+__global__ void spin_kernel(long long cycles) {
+  const long long start = clock64();
+  while (clock64() - start < cycles) {
+  }
 }
 
 }  // namespace
@@ -200,6 +226,37 @@ TEMPLATE_TEST_CASE("the device low-rank forward matches the host's", "[gpu]", fl
       {member_inputs::shared, 480, 4, 1000, 1, 1, 66, true, 6},
   };
   for (const forward_case& c : cases) check_forward<TestType>(c);
+}
+
+TEST_CASE("the device forward starts after the work enqueued before it on the caller's stream", "[gpu]") {
+  // X is written on the caller's stream behind a kernel of about a millisecond; a GEMM (on the
+  // side stream) that did not wait for it would read the zeros X held before.
+  using T = float;
+  for (const es::member_inputs inputs : {es::member_inputs::shared, es::member_inputs::per_member}) {
+    const forward_case c{inputs, 256, 1000, 8, 2, 0, 12, true, 1};
+    INFO(describe(c));
+    const std::size_t x_rows = inputs == es::member_inputs::shared ? c.b : c.count * c.b;
+    const es::matrix<T> x = uniform_matrix<T>(x_rows, c.m, 1), w = uniform_matrix<T>(c.m, c.n, 2);
+    const reference<T> ref = host_forward(c, x, w, T(test_sigma), population_of(c));
+    const blas_handle blas;
+    cudaStream_t stream = nullptr;
+    REQUIRE(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess);
+    thrust::device_vector<T> dx(x.size(), T(0));
+    const thrust::device_vector<T> x_source = to_device(x), dw = to_device(w);
+    thrust::device_vector<T> dout(c.count * c.b * c.n, T(0));
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);  // thrust's fills are done
+    spin_kernel<<<1, 1, 0, stream>>>(2'000'000);
+    REQUIRE(cudaMemcpyAsync(thrust::raw_pointer_cast(dx.data()), thrust::raw_pointer_cast(x_source.data()),
+                            x.size() * sizeof(T), cudaMemcpyDeviceToDevice, stream) == cudaSuccess);
+    device_forward<T>(c, tessera::exec::cuda{stream}, blas.handle, view_of(dx, x_rows, c.m), view_of(dw, c.m, c.n),
+                      device_span(dout), es::default_forward_scratch_bytes);
+    thrust::host_vector<T> got(dout.size());
+    REQUIRE(cudaMemcpyAsync(got.data(), thrust::raw_pointer_cast(dout.data()), got.size() * sizeof(T),
+                            cudaMemcpyDeviceToHost, stream) == cudaSuccess);
+    REQUIRE(cudaStreamSynchronize(stream) == cudaSuccess);
+    compare_with_host(c, got, ref);
+    cudaStreamDestroy(stream);
+  }
 }
 
 TEMPLATE_TEST_CASE("the device full-rank forward matches the host's", "[gpu]", float, double) {

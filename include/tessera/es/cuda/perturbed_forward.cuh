@@ -33,8 +33,8 @@
 //     inputs give each member its own P and X W. B_u is generated once per (unit, column) and
 //     reused by every row and member, so the kernel is a streaming write of the outputs.
 //     n not a multiple of Vec, or pointers not 16-byte aligned, take a scalar variant.
-// Kernel 1 runs on a side stream (es/cuda/detail/stream_fork.cuh) beside the cuBLAS GEMM of X W,
-// which it does not need; kernel 2 waits for both. The call as a whole stays ordered on
+// Kernel 1 runs beside the cuBLAS GEMM of X W, which it does not need (the GEMM on a side stream,
+// es/cuda/detail/stream_fork.cuh); kernel 2 waits for both. The call as a whole stays ordered on
 // policy.stream: it starts after the work enqueued there before it, and work enqueued there after
 // it starts after all of it.
 // Full rank (full_rank{}, the naive baseline): a kernel forms W + σ_i E_i (E_i's m n draws) for
@@ -48,12 +48,13 @@
 // float, 2^-53 double; full rank: (m + 2) u |X| |W + σE|); tests/es/perturbed_forward_gpu_test.cu
 // checks twice that bound.
 //
-// Memory: scratch ordered on the policy's stream (cudaMallocAsync): X W (b n values) when shared,
-// P (b r values per projection), and when A's rows are split the ranges' partial sums (at most
-// project_partial_values values); full rank: the perturbed weights of at most `scratch_bytes`
-// (256 MiB) of members at a time. The cuBLAS handle runs on policy.stream with host-side α, β for the call
-// (both restored after); its math mode is the caller's, so TF32 tensor-op math, if the caller
-// enabled it, changes the float GEMM's rounding beyond the bound above.
+// Memory: one scratch allocation ordered on the policy's stream (cudaMallocAsync): X W (b n values)
+// when shared, P (b r values per projection), and when A's rows are split the ranges' partial sums
+// (at most project_partial_values values); full rank: the perturbed weights of at most
+// `scratch_bytes` (256 MiB) of members at a time. The cuBLAS handle runs with host-side α, β for
+// the call (on the side stream for the low-rank GEMM, on policy.stream for full rank; its stream
+// and pointer mode restored after); its math mode is the caller's, so TF32 tensor-op math, if the
+// caller enabled it, changes the float GEMM's rounding beyond the bound above.
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -123,9 +124,12 @@ inline constexpr std::uint32_t project_tile_projections = 32;
 /// a tile (sharing its staged X) until the tile has this many.
 inline constexpr std::uint32_t project_block_tasks = 2 * forward_threads / 32;
 
-/// Blocks the project kernel aims at (about eight resident per SM on the ~130 SMs of an H100):
-/// ranges of A's rows (split-K) make them when projections are few.
-inline constexpr std::uint64_t project_target_blocks = 1024;
+/// Work items the project kernel aims at: about four waves of its blocks (five resident per SM at
+/// its 48 registers and 32 KiB of shared memory, on the 132 SMs of an H100: 660 a wave), so that
+/// the last, partial wave idles a small part of the device. Ranges of A's rows (split-K) make them
+/// when projections are few. At 1024 (one and a half waves for 8192 units) the last half wave
+/// left a third of the SMs idle for a third of the kernel (Nsight Compute).
+inline constexpr std::uint64_t project_target_blocks = 4096;
 
 /// The most partial sums (splits × projections × b × r) the split project kernel keeps.
 inline constexpr std::uint64_t project_partial_values = std::uint64_t{1} << 22;
@@ -541,31 +545,41 @@ void launch_expand(const forward_call<T>& call, const forward_shape& shape, cons
   check_launch(where);
 }
 
-/// EGGROLL's forward: kernel 1 on a side stream beside the GEMM of X W on the caller's (they are
+/// Scratch values that keep the next buffer 256-byte aligned after `values` of T.
+template <float_or_double T>
+std::size_t padded(std::size_t values) {
+  constexpr std::size_t per_line = 256 / sizeof(T);
+  return (values + per_line - 1) / per_line * per_line;
+}
+
+/// EGGROLL's forward: the GEMM of X W on a side stream beside kernel 1 on the caller's (they are
 /// independent: the kernel is compute-bound, the GEMM memory-bound), then kernel 2 after both.
 template <float_or_double T>
 void forward_low_rank(const forward_call<T>& call, std::size_t r, const char* where) {
-  const std::size_t m = call.w.rows, n = call.w.cols;
+  const std::size_t m = call.w.rows, n = call.w.cols, b = call.b;
   const bool shared = call.inputs == member_inputs::shared;
   const forward_shape shape = shape_of(call, r);
   // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
   const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
-  const std::size_t p_size = tiling.projections * call.b * r;
+  const std::size_t p_size = padded<T>(tiling.projections * b * r);
+  const std::size_t partial_size = tiling.splits > 1 ? tiling.splits * p_size : 0;
+  const std::size_t xw_size = padded<T>(shared ? b * n : 0);
   const cudaStream_t stream = call.policy.stream;
-  const tessera::detail::stream_buffer<T> p(p_size, stream, where);
-  const tessera::detail::stream_buffer<T> partial(tiling.splits > 1 ? tiling.splits * p_size : 0, stream, where);
-  // Shared: X W once into scratch, read by every member from L2. Per member: straight into out.
-  const tessera::detail::stream_buffer<T> shared_xw(shared ? call.b * n : 0, stream, where);
-  T* xw = shared ? shared_xw.data() : call.out;
-  stream_fork fork(stream, where);  // declared after the buffers: joined before they are freed
-  // The GEMM is enqueued first so that its blocks (few, memory-bound) are resident before the
-  // project kernel's (a device-filling wave) take the rest of the SMs; the other order would make
-  // the GEMM wait for SMs to drain.
-  gemm(call.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, shared ? call.b : call.count * call.b, m, T(1), call.w.data, n,
-       call.x.data, m, T(0), xw, n, where);
-  launch_project(call, shape, tiling, fork.side(), partial.data(), p.data(), where);
+  // One allocation: X W (shared: once for all members, read from L2), P, the partial sums.
+  const tessera::detail::stream_buffer<T> scratch(xw_size + p_size + partial_size, stream, where);
+  T* const xw = shared ? scratch.data() : call.out;  // per member: straight into out, expanded in place
+  T* const p = scratch.data() + xw_size;
+  stream_fork fork(stream, where);  // declared after the scratch: joined before it is freed
+  {
+    // Enqueued first, on the side stream of high priority, so that the GEMM's blocks (few,
+    // memory-bound) are placed before the project kernel's device-filling wave takes the SMs.
+    const cublas_call_scope on_side(call.handle, fork.side(), where);
+    gemm(call.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, shared ? b : call.count * b, m, T(1), call.w.data, n, call.x.data,
+         m, T(0), xw, n, where);
+  }
+  launch_project(call, shape, tiling, stream, p + p_size, p, where);
   fork.join(where);
-  launch_expand(call, shape, xw, shared ? 0 : call.b * n, p.data(), where);
+  launch_expand(call, shape, xw, shared ? 0 : b * n, p, where);
 }
 
 /// The naive baseline: W + σ_i E_i formed per member, then one batched GEMM per chunk of members.

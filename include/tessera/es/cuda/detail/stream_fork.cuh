@@ -2,19 +2,26 @@
 // Internals of the es device backend: running part of a call on a second stream, beside the
 // caller's, while the call as a whole stays ordered on the caller's stream.
 //
-// The forward's project kernel (compute-bound) and its X W GEMM (memory-bound) are independent;
-// on one stream the GEMM would wait for the kernel. A stream_fork makes a side stream wait for
-// everything enqueued on the caller's stream so far, and join() makes the caller's stream wait
-// for everything enqueued on the side stream, so work before the call, the call's two branches
-// and work after the call keep their order; the caller sees one stream.
+// The forward's X W GEMM (memory-bound, few thread blocks) runs beside its project kernel (a
+// compute-bound, device-filling grid); on one stream each would wait for the other. A stream_fork
+// makes a side stream wait for everything enqueued on the caller's stream so far, and join()
+// makes the caller's stream wait for everything enqueued on the side stream, so work before the
+// call, the call's two branches and work after the call keep their order; the caller sees one
+// stream.
 //
-// The side stream: one non-blocking stream per host thread and device, created on first use and
-// kept until the thread ends. A stream created and destroyed per call would add that host work
-// (driver calls, microseconds) to every call, which at tens of microseconds of device time per call
-// is not free; one stream shared by all threads would let one thread's graph capture take in
-// another thread's work (a stream that waits on a capturing stream joins the capture). As with the
-// conformal backend's fault words, a thread that resets a device (cudaDeviceReset) must not call
-// the forward on it afterwards: its cached side stream is gone (cuda_error).
+// The side stream has the device's highest priority: when the caller's grid and the side's GEMM
+// both have blocks waiting for an SM, the GEMM's few long-lived blocks are placed first instead of
+// queueing behind a wave of the grid's.
+//
+// The side stream and the event that orders the two streams are created once per host thread and
+// device and kept until the thread ends: creating and destroying an event per ordering, as an
+// earlier version did, added driver calls to every call while the device waited for its first
+// kernel. One event serves both orderings and every call: cudaStreamWaitEvent waits for the
+// event's latest record at the time of the wait, so recording it again afterwards does not move a
+// wait already enqueued. One stream shared by all threads would let one thread's graph capture
+// take in another thread's work (a stream that waits on a capturing stream joins the capture). As
+// with the conformal backend's fault words, a thread that resets a device (cudaDeviceReset) must
+// not call the forward on it afterwards: its cached stream and event are gone (cuda_error).
 
 #include <cuda_runtime_api.h>
 
@@ -26,47 +33,54 @@
 
 namespace tessera::es::detail {
 
-/// The calling thread's side streams, one per device, destroyed when the thread ends.
-class side_streams {
- public:
-  side_streams() = default;
-  side_streams(const side_streams&) = delete;
-  side_streams& operator=(const side_streams&) = delete;
+/// A side stream and the event that orders it against other streams.
+struct side_lane {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t event = nullptr;
+};
 
-  ~side_streams() {
-    for (cudaStream_t stream : by_device_)
-      if (stream != nullptr) cudaStreamDestroy(stream);  // errors ignored: the runtime may be gone at exit
+/// Makes `later` wait for the work enqueued on `earlier` so far, through `event` (recorded on
+/// earlier). O(1) host work; no allocation. Returns CUDA's status.
+inline cudaError_t order_after(cudaStream_t later, cudaStream_t earlier, cudaEvent_t event) {
+  const cudaError_t recorded = cudaEventRecord(event, earlier);
+  return recorded == cudaSuccess ? cudaStreamWaitEvent(later, event, 0) : recorded;
+}
+
+/// The calling thread's side lanes, one per device, destroyed when the thread ends.
+class side_lanes {
+ public:
+  side_lanes() = default;
+  side_lanes(const side_lanes&) = delete;
+  side_lanes& operator=(const side_lanes&) = delete;
+
+  ~side_lanes() {
+    for (const side_lane& lane : by_device_) {  // errors ignored: the runtime may be gone at exit
+      if (lane.event != nullptr) cudaEventDestroy(lane.event);
+      if (lane.stream != nullptr) cudaStreamDestroy(lane.stream);
+    }
   }
 
-  /// The side stream of the current device, created (non-blocking) on first use. O(1) after the
-  /// first call. Throws cuda_error "<where>: <CUDA's message>" when it cannot be created.
-  cudaStream_t of_current_device(std::string_view where) {
+  /// The lane of the current device: a non-blocking stream of the highest priority and an event
+  /// without timing, created on first use. O(1) after the first call.
+  /// Throws cuda_error "<where>: <CUDA's message>" when they cannot be created.
+  side_lane of_current_device(std::string_view where) {
     int device = 0;
     check_cuda(cudaGetDevice(&device), where);
     const auto index = static_cast<std::size_t>(device);
-    if (by_device_.size() <= index) by_device_.resize(index + 1, nullptr);
-    if (by_device_[index] == nullptr) {
-      cudaStream_t created = nullptr;
-      check_cuda(cudaStreamCreateWithFlags(&created, cudaStreamNonBlocking), where);
-      by_device_[index] = created;
+    if (by_device_.size() <= index) by_device_.resize(index + 1);
+    side_lane& lane = by_device_[index];
+    if (lane.stream == nullptr) {
+      int least = 0, greatest = 0;
+      check_cuda(cudaDeviceGetStreamPriorityRange(&least, &greatest), where);
+      check_cuda(cudaStreamCreateWithPriority(&lane.stream, cudaStreamNonBlocking, greatest), where);
     }
-    return by_device_[index];
+    if (lane.event == nullptr) check_cuda(cudaEventCreateWithFlags(&lane.event, cudaEventDisableTiming), where);
+    return lane;
   }
 
  private:
-  std::vector<cudaStream_t> by_device_;
+  std::vector<side_lane> by_device_;
 };
-
-/// Makes `later` wait for the work enqueued on `earlier` so far (an event recorded on earlier;
-/// the event is released once reached). O(1) host work. Throws cuda_error.
-inline void order_after(cudaStream_t later, cudaStream_t earlier, std::string_view where) {
-  cudaEvent_t event = nullptr;
-  check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), where);
-  const cudaError_t recorded = cudaEventRecord(event, earlier);
-  const cudaError_t waited = recorded == cudaSuccess ? cudaStreamWaitEvent(later, event, 0) : recorded;
-  cudaEventDestroy(event);  // legal while the wait is pending: released when the event completes
-  check_cuda(waited, where);
-}
 
 /// A side stream that starts after the work on the caller's stream so far and that the caller's
 /// stream waits for at join() — or, when an exception leaves the scope first, at destruction, so
@@ -74,38 +88,34 @@ inline void order_after(cudaStream_t later, cudaStream_t earlier, std::string_vi
 class stream_fork {
  public:
   /// Throws cuda_error when the side stream cannot be made or ordered. O(1) host work.
-  stream_fork(cudaStream_t caller, std::string_view where) : caller_(caller), side_(side_stream(where)) {
-    order_after(side_, caller_, where);
+  stream_fork(cudaStream_t caller, std::string_view where) : caller_(caller), lane_(lane_of_thread(where)) {
+    check_cuda(order_after(lane_.stream, caller_, lane_.event), where);
   }
 
   ~stream_fork() {
-    if (joined_) return;
-    cudaEvent_t event = nullptr;  // the join of an exception's path: errors can only be ignored here
-    if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess) return;
-    if (cudaEventRecord(event, side_) == cudaSuccess) cudaStreamWaitEvent(caller_, event, 0);
-    cudaEventDestroy(event);
+    if (!joined_) order_after(caller_, lane_.stream, lane_.event);  // an exception's path: errors ignored
   }
 
   stream_fork(const stream_fork&) = delete;
   stream_fork& operator=(const stream_fork&) = delete;
 
   /// The stream the forked work runs on.
-  cudaStream_t side() const noexcept { return side_; }
+  cudaStream_t side() const noexcept { return lane_.stream; }
 
   /// The caller's stream waits for the work enqueued on the side stream so far. Throws cuda_error.
   void join(std::string_view where) {
-    order_after(caller_, side_, where);
+    check_cuda(order_after(caller_, lane_.stream, lane_.event), where);
     joined_ = true;
   }
 
  private:
-  static cudaStream_t side_stream(std::string_view where) {
-    thread_local side_streams streams;
-    return streams.of_current_device(where);
+  static side_lane lane_of_thread(std::string_view where) {
+    thread_local side_lanes lanes;
+    return lanes.of_current_device(where);
   }
 
   cudaStream_t caller_;
-  cudaStream_t side_;
+  side_lane lane_;
   bool joined_ = false;
 };
 
