@@ -4,9 +4,10 @@
 //
 //   Y_i = X_i (W + σ E_i),  i in [first, first + count),  W: m × n,  every matrix row-major.
 //
-// X_i is one X (b × m) for all members (member_inputs::shared: X W is one cuBLAS GEMM for the
-// population) or the members' own rows (member_inputs::per_member: X stacks count blocks of b
-// rows, and X W is one GEMM of count b rows written straight into the output).
+// X_i is one X (b × m) for all members (member_inputs::shared: X W is computed once for the
+// population, by es/cuda/detail/skinny_product.cuh for b <= 8 rows, else by cuBLAS) or the
+// members' own rows (member_inputs::per_member: X stacks count blocks of b rows, and X W is one
+// GEMM of count b rows written straight into the output).
 //
 // EGGROLL (low_rank{r}): Y_i = (X W)_i + (σ_i/√r) (X_i A_i) B_iᵀ, σ_i = ±σ. The members that draw
 // one noise index form a unit — an antithetic pair (the same A, B; opposite signs) or, without
@@ -33,7 +34,7 @@
 //     inputs give each member its own P and X W. B_u is generated once per (unit, column) and
 //     reused by every row and member, so the kernel is a streaming write of the outputs.
 //     n not a multiple of Vec, or pointers not 16-byte aligned, take a scalar variant.
-// Kernel 1 runs beside the cuBLAS GEMM of X W, which it does not need (the GEMM on a side stream,
+// Kernel 1 runs beside X W, which it does not need (X W on a side stream,
 // es/cuda/detail/stream_fork.cuh); kernel 2 waits for both. The call as a whole stays ordered on
 // policy.stream: it starts after the work enqueued there before it, and work enqueued there after
 // it starts after all of it.
@@ -49,8 +50,9 @@
 // checks twice that bound.
 //
 // Memory: one scratch allocation ordered on the policy's stream (cudaMallocAsync): X W (b n values)
-// when shared, P (b r values per projection), and when A's rows are split the ranges' partial sums
-// (at most project_partial_values values); full rank: the perturbed weights of at most
+// when shared and, for the skinny product, its ranges' partial sums (at most b n times
+// skinny_target_blocks over its tiles), P (b r values per projection), and when A's rows are split
+// the ranges' partial sums (at most project_partial_values values); full rank: the perturbed weights of at most
 // `scratch_bytes` (256 MiB) of members at a time. The cuBLAS handle runs with host-side α, β for
 // the call (on the side stream for the low-rank GEMM, on policy.stream for full rank; its stream
 // and pointer mode restored after); its math mode is the caller's, so TF32 tensor-op math, if the
@@ -76,6 +78,9 @@
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/es/cuda/detail/blas.cuh"
+#include "tessera/es/cuda/detail/packet.cuh"
+#include "tessera/es/cuda/detail/partial_sums.cuh"
+#include "tessera/es/cuda/detail/skinny_product.cuh"
 #include "tessera/es/cuda/detail/stream_fork.cuh"
 #include "tessera/es/cuda/noise.cuh"
 #include "tessera/es/noise.hpp"
@@ -133,16 +138,6 @@ inline constexpr std::uint64_t project_target_blocks = 4096;
 
 /// The most partial sums (splits × projections × b × r) the split project kernel keeps.
 inline constexpr std::uint64_t project_partial_values = std::uint64_t{1} << 22;
-
-/// Vec values of T loaded or stored as one access (Vec sizeof(T) = 16 bytes: one vector access).
-template <class T, int Vec>
-struct alignas(sizeof(T) * Vec) packet {
-  T value[Vec];
-};
-
-/// 16 bytes of T: 4 floats or 2 doubles.
-template <float_or_double T>
-inline constexpr int vector_width = 16 / static_cast<int>(sizeof(T));
 
 template <float_or_double T>
 __device__ T warp_sum(T value) {
@@ -300,17 +295,6 @@ __global__ void __launch_bounds__(forward_threads)
   }
 }
 
-/// p[i] = scale Σ_{s < splits} partial[s size + i] for i < size, summed in the order of s.
-template <float_or_double T>
-__global__ void sum_partials_kernel(const T* partial, std::uint32_t splits, std::uint64_t size, T scale, T* p) {
-  const std::uint64_t stride = std::uint64_t{gridDim.x} * blockDim.x;
-  for (std::uint64_t i = blockIdx.x * std::uint64_t{blockDim.x} + threadIdx.x; i < size; i += stride) {
-    T sum = partial[i];
-    for (std::uint32_t s = 1; s < splits; ++s) sum += partial[s * size + i];
-    p[i] = sum * scale;
-  }
-}
-
 /// The rows an expand thread holds at once: first, first + step, ... (rows_in_registers of them),
 /// those below b.
 struct row_pass {
@@ -445,12 +429,6 @@ __global__ void perturbed_weights_kernel(const T* w, std::uint64_t size, member_
   }
 }
 
-/// Whether p is 16-byte aligned (the vector accesses of the expand kernel need it).
-template <class T>
-bool aligned_16(const T* p) {
-  return std::bit_cast<std::uintptr_t>(p) % 16 == 0;
-}
-
 /// What the launchers share after validation.
 template <float_or_double T>
 struct forward_call {
@@ -552,27 +530,35 @@ std::size_t padded(std::size_t values) {
   return (values + per_line - 1) / per_line * per_line;
 }
 
-/// EGGROLL's forward: the GEMM of X W on a side stream beside kernel 1 on the caller's (they are
-/// independent: the kernel is compute-bound, the GEMM memory-bound), then kernel 2 after both.
+/// EGGROLL's forward: X W on a side stream beside kernel 1 on the caller's (they are independent:
+/// the kernel is compute-bound, X W memory-bound), then kernel 2 after both. X W is the skinny
+/// product for shared inputs of at most skinny_max_rows rows, else a cuBLAS GEMM.
 template <float_or_double T>
 void forward_low_rank(const forward_call<T>& call, std::size_t r, const char* where) {
   const std::size_t m = call.w.rows, n = call.w.cols, b = call.b;
   const bool shared = call.inputs == member_inputs::shared;
+  const bool skinny = shared && b <= skinny_max_rows;
   const forward_shape shape = shape_of(call, r);
   // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
   const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
+  const skinny_plan xw_plan = skinny ? plan_skinny<T>(shape.b, shape.m, shape.n, aligned_16(call.w.data)) : skinny_plan{};
   const std::size_t p_size = padded<T>(tiling.projections * b * r);
   const std::size_t partial_size = tiling.splits > 1 ? tiling.splits * p_size : 0;
   const std::size_t xw_size = padded<T>(shared ? b * n : 0);
+  const std::size_t xw_partial_size = skinny ? padded<T>(xw_plan.partial_values()) : 0;
   const cudaStream_t stream = call.policy.stream;
-  // One allocation: X W (shared: once for all members, read from L2), P, the partial sums.
-  const tessera::detail::stream_buffer<T> scratch(xw_size + p_size + partial_size, stream, where);
+  // One allocation: X W (shared: once for all members, read from L2), its partial sums, P and the
+  // project kernel's partial sums.
+  const tessera::detail::stream_buffer<T> scratch(xw_size + xw_partial_size + p_size + partial_size, stream, where);
   T* const xw = shared ? scratch.data() : call.out;  // per member: straight into out, expanded in place
-  T* const p = scratch.data() + xw_size;
+  T* const xw_partial = scratch.data() + xw_size;
+  T* const p = xw_partial + xw_partial_size;
   stream_fork fork(stream, where);  // declared after the scratch: joined before it is freed
-  {
-    // Enqueued first, on the side stream of high priority, so that the GEMM's blocks (few,
-    // memory-bound) are placed before the project kernel's device-filling wave takes the SMs.
+  // X W is enqueued first, on the side stream of high priority, so that its blocks (memory-bound)
+  // are placed before the project kernel's device-filling wave takes the SMs.
+  if (skinny) {
+    skinny_product(call.x.data, call.w.data, xw_plan, xw_partial, xw, fork.side(), where);
+  } else {
     const cublas_call_scope on_side(call.handle, fork.side(), where);
     gemm(call.handle, CUBLAS_OP_N, CUBLAS_OP_N, n, shared ? b : call.count * b, m, T(1), call.w.data, n, call.x.data,
          m, T(0), xw, n, where);

@@ -1,0 +1,162 @@
+#pragma once
+// Internals of the es device backend: Y = X W for a few rows of X (b <= skinny_max_rows), the
+// X W of the shared-input forward, where W (m × n) is read once and X is small.
+//
+// Such a product is bound by reading W. cuBLAS's kernel for 8 × 4096 × 4096 in float read W at
+// 42% of the memory's bandwidth (Nsight Compute: 50 µs, plus 4.4 µs of split-K reduction), and it
+// was on the forward's critical path. Here a block takes a tile of columns (one 16-byte vector
+// of W's row per thread and row) and a range of W's rows (split-K), with the range's columns of
+// X staged in shared memory; its threads form skinny_groups groups, group g walking rows
+// g, g + skinny_groups, ... of the range with the b rows of sums in registers, skinny_batch rows
+// of W loaded before any is used, so that each thread has that many loads in flight (a first
+// version that loaded one row at a time read W at 21% of the bandwidth). The groups' sums are
+// added in group order through shared memory, then the ranges' in range order by a second kernel:
+// no atomics, the same bits every run.
+//
+// Each output is a sum of m products in a fixed order, so it lies within (m − 1) u Σ_j |x_j||w_j|
+// of the exact value, as any order of summation does (Higham 2002, (3.5)).
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "tessera/core/concepts.hpp"
+#include "tessera/core/cuda/check.cuh"
+#include "tessera/es/cuda/detail/packet.cuh"
+#include "tessera/es/cuda/detail/partial_sums.cuh"
+
+namespace tessera::es::detail {
+
+/// The most rows of X the skinny product takes (b rows of sums per thread live in registers).
+inline constexpr std::uint32_t skinny_max_rows = 8;
+
+/// Threads per block of the skinny product, in skinny_groups groups of skinny_lanes.
+inline constexpr unsigned skinny_threads = 256;
+inline constexpr unsigned skinny_groups = 4;
+inline constexpr unsigned skinny_lanes = skinny_threads / skinny_groups;
+
+/// Blocks the skinny product aims at, each thread with skinny_batch 16-byte loads in flight.
+/// Measured on an H100 at m = n = 4096 (b = 8: 16 tiles × 25 ranges = 400 blocks): W read at 51%
+/// of the bandwidth (Nsight Compute). The kernel takes 98 registers, so two blocks fit an SM and
+/// 400 blocks are 1.5 waves of the 132 SMs; a one-wave target (264) is the next thing to measure.
+inline constexpr std::uint64_t skinny_target_blocks = 396;
+
+/// Rows of W a thread loads before using any of them.
+inline constexpr int skinny_batch = 8;
+
+/// Values of X a block stages in shared memory (16 KiB): b rows of its range of columns.
+template <float_or_double T>
+inline constexpr std::uint32_t skinny_stage_values = 16384 / sizeof(T);
+
+/// Rows of W each thread of a group walks at least: fewer would make the partial sums (ranges
+/// b n values) as large as W itself.
+inline constexpr std::uint32_t skinny_rows_per_thread = 8;
+
+/// How the skinny product divides Y = X W (X: b × m, W: m × n): tiles of skinny_lanes Vec columns
+/// × `ranges` ranges of range_rows rows of W.
+struct skinny_plan {
+  std::uint32_t b;
+  std::uint32_t m;
+  std::uint32_t n;
+  std::uint32_t vector;  ///< Vec: vector_width<T>, or 1 when n or a pointer does not allow it
+  std::uint32_t range_rows;
+  std::uint32_t ranges;
+
+  __host__ __device__ std::uint32_t tile_columns() const { return skinny_lanes * vector; }
+  __host__ __device__ std::uint32_t tiles() const { return (n + tile_columns() - 1) / tile_columns(); }
+  /// The partial sums the plan needs (none with one range: the kernel writes Y).
+  std::uint64_t partial_values() const { return ranges > 1 ? std::uint64_t{ranges} * b * n : 0; }
+};
+
+/// The plan for b × m times m × n (1 <= b <= skinny_max_rows), vectorized when n and W's pointer
+/// allow 16-byte accesses: about skinny_target_blocks blocks, each range of W's rows at least
+/// skinny_rows_per_thread rows per thread and at most what the stage of X holds.
+template <float_or_double T>
+skinny_plan plan_skinny(std::uint32_t b, std::uint32_t m, std::uint32_t n, bool aligned) {
+  skinny_plan plan{b, m, n, aligned && n % vector_width<T> == 0 ? std::uint32_t{vector_width<T>} : 1u, m, 1};
+  const std::uint64_t most_ranges = std::max<std::uint64_t>(1, m / (skinny_groups * skinny_rows_per_thread));
+  const std::uint64_t wanted = (skinny_target_blocks + plan.tiles() - 1) / plan.tiles();
+  const std::uint64_t stage_rows = skinny_stage_values<T> / b;  // ranges of at most this many rows fit the stage
+  const std::uint64_t staged = (m + stage_rows - 1) / stage_rows;
+  const std::uint64_t ranges = std::max(staged, std::clamp<std::uint64_t>(wanted, 1, most_ranges));
+  plan.range_rows = static_cast<std::uint32_t>((m + ranges - 1) / ranges);
+  plan.ranges = (m + plan.range_rows - 1) / plan.range_rows;
+  return plan;
+}
+
+/// out[range][row][column] = Σ_{j in range} x[row][j] w[j][column] for the block's range and
+/// tile of columns, rows < b (all of Y when there is one range).
+template <float_or_double T, int Vec>
+__global__ void __launch_bounds__(skinny_threads)
+    skinny_product_kernel(const T* x, const T* w, skinny_plan plan, T* out) {
+  __shared__ T xs[skinny_stage_values<T>];  // xs[row rows + j]: X's row `row`, column j_begin + j
+  __shared__ packet<T, Vec> group_sums[skinny_groups - 1][skinny_max_rows][skinny_lanes];
+  const unsigned group = threadIdx.x / skinny_lanes, lane = threadIdx.x % skinny_lanes;
+  const std::uint32_t tiles = plan.tiles(), b = plan.b, m = plan.m, n = plan.n;
+  const std::uint32_t range = blockIdx.x / tiles;
+  const std::uint32_t column = (blockIdx.x % tiles * skinny_lanes + lane) * Vec;
+  const bool live = column < n;  // n is a multiple of Vec
+  const std::uint32_t j_begin = range * plan.range_rows, rows = min(m, j_begin + plan.range_rows) - j_begin;
+  for (std::uint32_t e = threadIdx.x; e < b * rows; e += blockDim.x)
+    xs[e] = x[std::uint64_t{e / rows} * m + j_begin + e % rows];
+  __syncthreads();
+  const T* const w_tile = w + std::uint64_t{j_begin} * n + column;
+  packet<T, Vec> sum[skinny_max_rows] = {};
+  for (std::uint32_t j0 = group; live && j0 < rows; j0 += skinny_groups * skinny_batch) {
+    packet<T, Vec> wj[skinny_batch];
+#pragma unroll
+    for (int u = 0; u < skinny_batch; ++u) {
+      const std::uint32_t j = j0 + u * skinny_groups;
+      wj[u] = j < rows ? *reinterpret_cast<const packet<T, Vec>*>(w_tile + std::uint64_t{j} * n) : packet<T, Vec>{};
+    }
+#pragma unroll
+    for (int u = 0; u < skinny_batch; ++u) {
+      const std::uint32_t j = j0 + u * skinny_groups;
+      if (j >= rows) break;
+#pragma unroll
+      for (std::uint32_t row = 0; row < skinny_max_rows; ++row) {
+        if (row >= b) break;
+        const T xj = xs[row * rows + j];  // the same for the whole group: a broadcast
+#pragma unroll
+        for (int e = 0; e < Vec; ++e) sum[row].value[e] = fma(xj, wj[u].value[e], sum[row].value[e]);
+      }
+    }
+  }
+  if (group > 0)
+    for (std::uint32_t row = 0; row < b; ++row) group_sums[group - 1][row][lane] = sum[row];
+  __syncthreads();
+  if (group > 0 || !live) return;
+  T* const range_out = out + std::uint64_t{range} * b * n + column;
+  for (std::uint32_t row = 0; row < b; ++row) {
+    packet<T, Vec> total = sum[row];
+    for (unsigned g = 0; g + 1 < skinny_groups; ++g)
+#pragma unroll
+      for (int e = 0; e < Vec; ++e) total.value[e] += group_sums[g][row][lane].value[e];
+    *reinterpret_cast<packet<T, Vec>*>(range_out + std::uint64_t{row} * n) = total;
+  }
+}
+
+/// Y = X W on `stream` (X: plan.b × plan.m, W: plan.m × plan.n, Y: plan.b × plan.n, row-major,
+/// device memory; 16-byte aligned when plan.vector > 1), by way of `partial`
+/// (plan.partial_values() values) when W's rows are split. O(b m n) work, W read once.
+/// Throws cuda_error on a failed launch.
+template <float_or_double T>
+void skinny_product(const T* x, const T* w, const skinny_plan& plan, T* partial, T* y, cudaStream_t stream,
+                    const char* where) {
+  const unsigned blocks = plan.tiles() * plan.ranges;
+  T* const out = plan.ranges > 1 ? partial : y;
+  if (plan.vector > 1)
+    skinny_product_kernel<T, vector_width<T>><<<blocks, skinny_threads, 0, stream>>>(x, w, plan, out);
+  else
+    skinny_product_kernel<T, 1><<<blocks, skinny_threads, 0, stream>>>(x, w, plan, out);
+  check_launch(where);
+  if (plan.ranges == 1) return;
+  const std::uint64_t size = std::uint64_t{plan.b} * plan.n;
+  const auto sum_blocks = static_cast<unsigned>(std::min<std::uint64_t>((size + 255) / 256, 1u << 16));
+  sum_partials_kernel<T><<<sum_blocks, 256, 0, stream>>>(partial, plan.ranges, size, T(1), y);
+  check_launch(where);
+}
+
+}  // namespace tessera::es::detail
