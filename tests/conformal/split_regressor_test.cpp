@@ -262,6 +262,18 @@ TEST_CASE("bad input gets a message naming the parameter") {
         where + "::predict: sigma = -1; expected a finite number > 0");
   CHECK(message_of([&] { absolute.predict(inf); }) ==
         where + "::predict: prediction = inf; expected a finite number");
+  // Many predictions: the fill loop finds a non-finite one, the full check names the first.
+  for (const double bad : {inf, -inf, std::nan("")}) {
+    std::vector<double> many(1001, 0.5);
+    many[1000] = bad;
+    many[700] = bad;
+    const std::string shown = std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf";
+    CHECK(message_of([&] { absolute.predict(std::span<const double>(many)); }) ==
+          where + "::predict: prediction[700] = " + shown + "; expected a finite number");
+    CHECK(message_of([&] { normalized.predict(std::span<const double>(many), std::vector<double>(1001, 1.0)); }) ==
+          where + "::predict: prediction[700] = " + shown + "; expected a finite number");
+  }
+  CHECK(absolute.predict(std::vector<double>(1001, std::numeric_limits<double>::max())).size() == 1001);
 
   const std::string weighted_where = "tessera::conformal::weighted_split_conformal_regressor";
   CHECK(message_of([&] { weighted(y, mu, std::vector<double>{1, -1, 1, 1}, 0.1); }) ==

@@ -24,6 +24,7 @@
 // ResidualNormalisedScore(prefit=True) computes the same intervals.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -163,12 +164,20 @@ class split_conformal_regressor {
   std::vector<interval<T>> predict(std::span<const T> prediction) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
     detail::require_matching_score(where, normalized_, false);
-    require_all_finite(where, "prediction", prediction);
     // Sized first, then filled by a loop that vectorizes: push_back's size update per element cost
     // more (1.8 vs 1.1 ns per interval at 10^4) than the zero-filling, except past the caches.
+    // The loop also takes the largest |prediction| bit pattern, so the finiteness check needs no
+    // pass of its own; only when it fails does the full check run, for its message.
     std::vector<interval<T>> intervals(prediction.size());
-    for (std::size_t i = 0; i < prediction.size(); ++i)
+    using bits = bits_of<T>;
+    constexpr bits magnitude = ~bits{0} >> 1;
+    bits largest = 0;
+    for (std::size_t i = 0; i < prediction.size(); ++i) {
+      const bits b = std::bit_cast<bits>(prediction[i]) & magnitude;
+      largest = largest > b ? largest : b;
       intervals[i] = detail::scaled_interval(prediction[i], quantile_, T{1});
+    }
+    if (largest >= tessera::detail::infinity_bits<T>()) require_all_finite(where, "prediction", prediction);
     return intervals;
   }
 
