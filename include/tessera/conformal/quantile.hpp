@@ -81,16 +81,27 @@ T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
   const std::size_t s = selection_sample_size(n), stride = n / s;
   std::vector<T> sample(s);
   for (std::size_t j = 0; j < s; ++j) sample[j] = value(j * stride + stride / 2);
-  std::sort(sample.begin(), sample.end());
   const double fraction = static_cast<double>(k) / static_cast<double>(n);
   const double centre = fraction * static_cast<double>(s);
   const double margin = 4.5 * std::sqrt(static_cast<double>(s) * fraction * (1 - fraction)) + 2;
-  const auto at = [&](double rank) {
-    return sample[static_cast<std::size_t>(std::clamp(rank, 0.0, static_cast<double>(s - 1)))];
-  };
   const bool open_below = centre - margin < 0, open_above = centre + margin > static_cast<double>(s - 1);
-  const T low = open_below ? -std::numeric_limits<T>::infinity() : at(centre - margin);
-  const T high = open_above ? std::numeric_limits<T>::infinity() : at(centre + margin);
+  // The sample's two order statistics by selection, the upper one among the values above the
+  // lower: O(s), where sorting the sample took O(s log s) (6% of a selection from 10^5 values).
+  const auto rank_of = [&](double rank) {
+    return static_cast<std::ptrdiff_t>(std::clamp(rank, 0.0, static_cast<double>(s - 1)));
+  };
+  auto rest = sample.begin();
+  T low = -std::numeric_limits<T>::infinity(), high = std::numeric_limits<T>::infinity();
+  if (!open_below) {
+    rest = sample.begin() + rank_of(centre - margin);
+    std::nth_element(sample.begin(), rest, sample.end());
+    low = *rest;
+  }
+  if (!open_above) {
+    const auto upper = sample.begin() + rank_of(centre + margin);
+    std::nth_element(rest, upper, sample.end());
+    high = *upper;
+  }
   // Blocks of values formed together (a loop the compiler vectorizes for simple value functions),
   // then counted and appended without a branch: every value is stored at the end of `inside`,
   // which advances only past those in the bracket.
