@@ -1,8 +1,6 @@
 #pragma once
 // Internals of the es device backend: the 16-byte vector accesses its kernels share.
 
-#include <cuda_runtime_api.h>
-
 #include <bit>
 #include <cstdint>
 
