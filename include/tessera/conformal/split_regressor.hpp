@@ -24,7 +24,6 @@
 // ResidualNormalisedScore(prefit=True) computes the same intervals.
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -169,11 +168,9 @@ class split_conformal_regressor {
     // The loop also takes the largest |prediction| bit pattern, so the finiteness check needs no
     // pass of its own; only when it fails does the full check run, for its message.
     std::vector<interval<T>> intervals(prediction.size());
-    using bits = bits_of<T>;
-    constexpr bits magnitude = ~bits{0} >> 1;
-    bits largest = 0;
+    bits_of<T> largest = 0;
     for (std::size_t i = 0; i < prediction.size(); ++i) {
-      const bits b = std::bit_cast<bits>(prediction[i]) & magnitude;
+      const bits_of<T> b = tessera::detail::magnitude_bits(prediction[i]);
       largest = largest > b ? largest : b;
       intervals[i] = detail::scaled_interval(prediction[i], quantile_, T{1});
     }
