@@ -41,10 +41,12 @@ __device__ void generate_normal_range(const random_stream& stream, std::uint64_t
   for (std::uint64_t t = worker; t < blocks; t += workers) {
     const std::uint64_t block = first_block + t;
     const auto z = normal_block<T>(stream, block);
+    const std::uint64_t d0 = block * per_block;
+    const bool whole = d0 >= first && d0 + per_block <= end;  // all but the range's two end blocks
 #pragma unroll
     for (std::uint64_t e = 0; e < per_block; ++e) {
-      const std::uint64_t d = block * per_block + e;
-      if (d >= first && d < end) store(static_cast<std::uint32_t>(d - first), z[e]);
+      const std::uint64_t d = d0 + e;
+      if (whole || (d >= first && d < end)) store(static_cast<std::uint32_t>(d - first), z[e]);
     }
   }
 }

@@ -74,6 +74,7 @@
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
 #include "tessera/core/cuda/detail/stream_buffer.cuh"
+#include "tessera/core/detail/fast_divisor.hpp"
 #include "tessera/core/exec.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/random.hpp"
@@ -160,6 +161,7 @@ __device__ void store_streaming(T* at, const packet<T, Vec>& v) {
 }
 
 /// The shape of one low-rank forward: count members of b rows, W m × n, rank r, how X is read.
+/// by_rank divides by r: the kernels split flat draw indices into (row, rank) for every draw.
 struct forward_shape {
   std::uint32_t b;
   std::uint32_t m;
@@ -167,6 +169,7 @@ struct forward_shape {
   std::uint32_t r;
   std::uint64_t count;
   member_inputs inputs;
+  tessera::detail::fast_divisor by_rank;
 };
 
 /// One work item of the project kernel: projections [first_projection, + live), rows [row0,
@@ -250,6 +253,7 @@ __global__ void __launch_bounds__(forward_threads)
                    project_tiling tiling, T output_scale, T* partial) {
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   const std::uint32_t b = shape.b, m = shape.m, r = shape.r, pitch = r | 1u, chunk = tiling.chunk_rows;
+  const tessera::detail::fast_divisor by_rank = shape.by_rank;
   T* const xs = reinterpret_cast<T*>(shared_bytes);
   T* const as = xs + tiling.tile_rows * chunk;
   // Thread t draws A for the tile's projection t / generators: consecutive threads share a
@@ -270,12 +274,16 @@ __global__ void __launch_bounds__(forward_threads)
     for (std::uint32_t j0 = item.j_begin; j0 < item.j_end; j0 += chunk) {
       const std::uint32_t rows = min(chunk, item.j_end - j0);
       __syncthreads();  // every warp is done with the previous chunk
-      for (std::uint32_t e = threadIdx.x; e < item.rows * rows; e += blockDim.x)
-        xs[e / rows * chunk + e % rows] = x_tile[std::uint64_t{e / rows} * m + j0 + e % rows];
+      for (std::uint32_t row = 0; row < item.rows; ++row)
+        for (std::uint32_t j = threadIdx.x; j < rows; j += blockDim.x)
+          xs[row * chunk + j] = x_tile[std::uint64_t{row} * m + j0 + j];
       if (slot < item.live) {
         T* const a = as + slot * chunk * pitch;
         generate_normal_range<T>(stream, std::uint64_t{j0} * r, rows * r, generator, generators,
-                                 [=](std::uint32_t d, T z) { a[(d / r) * pitch + d % r] = z; });
+                                 [=](std::uint32_t d, T z) {
+                                   const std::uint32_t j = by_rank.quotient(d);
+                                   a[j * pitch + by_rank.remainder(d, j)] = z;
+                                 });
       }
       __syncthreads();
       const bool first_chunk = j0 == item.j_begin, last_chunk = j0 + rows == item.j_end;
@@ -367,6 +375,7 @@ __global__ void __launch_bounds__(forward_threads, 4)
   extern __shared__ __align__(16) unsigned char shared_bytes[];
   T* bt = reinterpret_cast<T*>(shared_bytes);
   const std::uint32_t b = shape.b, n = shape.n, r = shape.r;
+  const tessera::detail::fast_divisor by_rank = shape.by_rank;
   const std::uint32_t tiles = (n + tile_columns - 1) / tile_columns;
   const std::uint32_t vectors = tile_columns / Vec;
   const std::uint32_t c = (threadIdx.x % vectors) * Vec;  // this thread's first column in the tile
@@ -379,7 +388,10 @@ __global__ void __launch_bounds__(forward_threads, 4)
     const std::uint32_t columns = min(tile_columns, n - c0);
     __syncthreads();  // every thread is done with the previous tile
     generate_normal_range<T>(noise.unit_stream(u), (std::uint64_t{shape.m} + c0) * r, columns * r,
-                             [=](std::uint32_t d, T z) { bt[(d % r) * tile_columns + d / r] = z; });
+                             [=](std::uint32_t d, T z) {
+                               const std::uint32_t column = by_rank.quotient(d);
+                               bt[by_rank.remainder(d, column) * tile_columns + column] = z;
+                             });
     __syncthreads();
     if (c >= columns) continue;  // a narrow last tile (n is a multiple of Vec for Vec > 1)
     const std::uint64_t plus = noise.member_of_unit(u, false), minus = noise.member_of_unit(u, true);
@@ -447,8 +459,13 @@ struct forward_call {
 /// The shape of the call as the kernels take it (dimensions checked <= 2^31 − 1).
 template <float_or_double T>
 forward_shape shape_of(const forward_call<T>& call, std::size_t r) {
+  const auto rank = static_cast<std::uint32_t>(r);
   return {static_cast<std::uint32_t>(call.b), static_cast<std::uint32_t>(call.w.rows),
-          static_cast<std::uint32_t>(call.w.cols), static_cast<std::uint32_t>(r), call.count, call.inputs};
+          static_cast<std::uint32_t>(call.w.cols),
+          rank,
+          call.count,
+          call.inputs,
+          tessera::detail::fast_divisor(rank)};
 }
 
 /// The project kernel's tiling for `projections` products of shape (see project_tiling).
