@@ -225,7 +225,7 @@ TEMPLATE_TEST_CASE("the device low-rank forward matches the host's", "[gpu]", fl
       // walked in three (float) or five (double) chunks that add into the same sums
       {member_inputs::shared, 480, 4, 1000, 1, 1, 66, true, 6},
       // X W by the skinny product (b <= 8), its ranges of W's rows added by a second kernel: one
-      // row of X and 62 ranges; eight rows, n not a multiple of the vector width (float) and the
+      // row of X and 62 ranges (float); eight rows, n not a multiple of the vector width (float) and the
       // last tile part-filled. (b = 5, 6, 3 above take it too: one range, or a few.)
       {member_inputs::shared, 2000, 516, 1, 2, 0, 3, true, 0},
       {member_inputs::shared, 3001, 302, 8, 1, 1, 4, true, 2},

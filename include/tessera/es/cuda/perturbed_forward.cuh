@@ -50,9 +50,9 @@
 // checks twice that bound.
 //
 // Memory: one scratch allocation ordered on the policy's stream (cudaMallocAsync): X W (b n values)
-// when shared and, for the skinny product, its ranges' partial sums (at most b n times
-// skinny_target_blocks over its tiles), P (b r values per projection), and when A's rows are
-// split the ranges' partial sums (at most project_partial_values values); full rank: the
+// when shared and, for the skinny product, its ranges' partial sums (b n values per range, one
+// wave of its blocks over the tiles of columns), P (b r values per projection), and when A's
+// rows are split the ranges' partial sums (at most project_partial_values values); full rank: the
 // perturbed weights of at most `scratch_bytes` (256 MiB) of members at a time. The cuBLAS handle
 // runs with host-side α, β for the call (on the side stream for the low-rank GEMM, on
 // policy.stream for full rank; its stream and pointer mode restored after); its math mode is the
@@ -461,11 +461,7 @@ template <float_or_double T>
 forward_shape shape_of(const forward_call<T>& call, std::size_t r) {
   const auto rank = static_cast<std::uint32_t>(r);
   return {static_cast<std::uint32_t>(call.b), static_cast<std::uint32_t>(call.w.rows),
-          static_cast<std::uint32_t>(call.w.cols),
-          rank,
-          call.count,
-          call.inputs,
-          tessera::detail::fast_divisor(rank)};
+          static_cast<std::uint32_t>(call.w.cols), rank, call.count, call.inputs, tessera::detail::fast_divisor(rank)};
 }
 
 /// The project kernel's tiling for `projections` products of shape (see project_tiling).
@@ -559,8 +555,10 @@ void forward_low_rank(const forward_call<T>& call, std::size_t r, const char* wh
   const forward_shape shape = shape_of(call, r);
   // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
   const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
+  const bool vectorized = skinny && skinny_vectorized(shape.n, call.w.data);
   const skinny_plan xw_plan =
-      skinny ? plan_skinny<T>(shape.b, shape.m, shape.n, aligned_16(call.w.data)) : skinny_plan{};
+      skinny ? plan_skinny<T>(shape.b, shape.m, shape.n, vectorized, skinny_resident_blocks<T>(vectorized, where))
+             : skinny_plan{};
   const std::size_t p_size = padded<T>(tiling.projections * b * r);
   const std::size_t partial_size = tiling.splits > 1 ? tiling.splits * p_size : 0;
   const std::size_t xw_size = padded<T>(shared ? b * n : 0);

@@ -7,11 +7,18 @@
 // was on the forward's critical path. Here a block takes a tile of columns (one 16-byte vector
 // of W's row per thread and row) and a range of W's rows (split-K), with the range's columns of
 // X staged in shared memory; its threads form skinny_groups groups, group g walking rows
-// g, g + skinny_groups, ... of the range with the b rows of sums in registers, skinny_batch rows
-// of W loaded before any is used, so that each thread has that many loads in flight (a first
-// version that loaded one row at a time read W at 21% of the bandwidth). The groups' sums are
-// added in group order through shared memory, then the ranges' in range order by a second kernel:
-// no atomics, the same bits every run.
+// g, g + skinny_groups, ... of the range with the b rows of sums in registers, in batches of
+// skinny_batch rows: the next batch's loads are issued before the current batch is used, so that
+// a thread always has loads in flight (a first version that loaded one row at a time read W at
+// 21% of the bandwidth; one that loaded a batch of 8 and then used it, at 51%). The groups' sums
+// are added in group order through shared memory, then the ranges' in range order by a second
+// kernel: no atomics, the same bits every run.
+//
+// The ranges are sized so that the blocks are one wave of the device (as many as its SMs hold at
+// once): the kernel is bound by the latency of its loads, and a second, partial wave leaves SMs
+// idle while it drains. On an H100 at m = n = 4096, b = 8 (2 blocks of 97 registers per SM):
+// one wave of 256 blocks took 35.5 µs against 39.3 µs for two waves and 50.5 µs for cublasSgemm;
+// the version that loaded a batch of 8, then used it, took 39.7 µs in one wave and 51.9 in 1.5.
 //
 // Each output is a sum of m products in a fixed order, so it lies within (m − 1) u Σ_j |x_j||w_j|
 // of the exact value, as any order of summation does (Higham 2002, (3.5)).
@@ -37,14 +44,9 @@ inline constexpr unsigned skinny_threads = 256;
 inline constexpr unsigned skinny_groups = 4;
 inline constexpr unsigned skinny_lanes = skinny_threads / skinny_groups;
 
-/// Blocks the skinny product aims at, each thread with skinny_batch 16-byte loads in flight.
-/// Measured on an H100 at m = n = 4096 (b = 8: 16 tiles × 25 ranges = 400 blocks): W read at 51%
-/// of the bandwidth (Nsight Compute). The kernel takes 98 registers, so two blocks fit an SM and
-/// 400 blocks are 1.5 waves of the 132 SMs; a one-wave target (264) is the next thing to measure.
-inline constexpr std::uint64_t skinny_target_blocks = 396;
-
-/// Rows of W a thread loads before using any of them.
-inline constexpr int skinny_batch = 8;
+/// Rows of W a thread has in flight: a batch being used, the next one loading (so twice as many
+/// 16-byte registers; 8 rows a batch took 120 registers and was slower).
+inline constexpr int skinny_batch = 4;
 
 /// Values of X a block stages in shared memory (16 KiB): b rows of its range of columns.
 template <float_or_double T>
@@ -70,20 +72,41 @@ struct skinny_plan {
   std::uint64_t partial_values() const { return ranges > 1 ? std::uint64_t{ranges} * b * n : 0; }
 };
 
-/// The plan for b × m times m × n (1 <= b <= skinny_max_rows), vectorized when n and W's pointer
-/// allow 16-byte accesses: about skinny_target_blocks blocks, each range of W's rows at least
-/// skinny_rows_per_thread rows per thread and at most what the stage of X holds.
+/// Whether the product of W (m × n) at w runs on 16-byte vectors: n a multiple of the vector
+/// width and w 16-byte aligned.
 template <float_or_double T>
-skinny_plan plan_skinny(std::uint32_t b, std::uint32_t m, std::uint32_t n, bool aligned) {
-  skinny_plan plan{b, m, n, aligned && n % vector_width<T> == 0 ? std::uint32_t{vector_width<T>} : 1u, m, 1};
+bool skinny_vectorized(std::uint32_t n, const T* w) {
+  return n % vector_width<T> == 0 && aligned_16(w);
+}
+
+/// The plan for b × m times m × n (1 <= b <= skinny_max_rows), on 16-byte vectors when
+/// `vectorized` (skinny_vectorized): as many blocks as `resident_blocks` (one wave of the device,
+/// skinny_resident_blocks), each range of W's rows at least skinny_rows_per_thread rows per
+/// thread and at most what the stage of X holds. O(1).
+template <float_or_double T>
+skinny_plan plan_skinny(std::uint32_t b, std::uint32_t m, std::uint32_t n, bool vectorized,
+                        std::uint32_t resident_blocks) {
+  skinny_plan plan{b, m, n, vectorized ? std::uint32_t{vector_width<T>} : 1u, m, 1};
   const std::uint64_t most_ranges = std::max<std::uint64_t>(1, m / (skinny_groups * skinny_rows_per_thread));
-  const std::uint64_t wanted = (skinny_target_blocks + plan.tiles() - 1) / plan.tiles();
+  const std::uint64_t wanted = std::max<std::uint64_t>(1, resident_blocks / plan.tiles());
   const std::uint64_t stage_rows = skinny_stage_values<T> / b;  // ranges of at most this many rows fit the stage
   const std::uint64_t staged = (m + stage_rows - 1) / stage_rows;
-  const std::uint64_t ranges = std::max(staged, std::clamp<std::uint64_t>(wanted, 1, most_ranges));
+  const std::uint64_t ranges = std::max(staged, std::min(wanted, most_ranges));
   plan.range_rows = static_cast<std::uint32_t>((m + ranges - 1) / ranges);
   plan.ranges = (m + plan.range_rows - 1) / plan.range_rows;
   return plan;
+}
+
+/// Loads rows j0, j0 + skinny_groups, ... (skinny_batch of them) of the thread's column vector
+/// (w_column: row 0 of it, rows of pitch n) into `batch`, zeros for rows at or past `rows`.
+template <float_or_double T, int Vec>
+__device__ void load_batch(const T* w_column, std::uint32_t n, std::uint32_t j0, std::uint32_t rows,
+                           packet<T, Vec> (&batch)[skinny_batch]) {
+#pragma unroll
+  for (int u = 0; u < skinny_batch; ++u) {
+    const std::uint32_t j = j0 + u * skinny_groups;
+    batch[u] = j < rows ? *reinterpret_cast<const packet<T, Vec>*>(w_column + std::uint64_t{j} * n) : packet<T, Vec>{};
+  }
 }
 
 /// out[range][row][column] = Σ_{j in range} x[row][j] w[j][column] for the block's range and
@@ -103,14 +126,12 @@ __global__ void __launch_bounds__(skinny_threads)
     xs[e] = x[std::uint64_t{e / rows} * m + j_begin + e % rows];
   __syncthreads();
   const T* const w_tile = w + std::uint64_t{j_begin} * n + column;
+  constexpr std::uint32_t batch_rows = skinny_groups * skinny_batch;
   packet<T, Vec> sum[skinny_max_rows] = {};
-  for (std::uint32_t j0 = group; live && j0 < rows; j0 += skinny_groups * skinny_batch) {
-    packet<T, Vec> wj[skinny_batch];
-#pragma unroll
-    for (int u = 0; u < skinny_batch; ++u) {
-      const std::uint32_t j = j0 + u * skinny_groups;
-      wj[u] = j < rows ? *reinterpret_cast<const packet<T, Vec>*>(w_tile + std::uint64_t{j} * n) : packet<T, Vec>{};
-    }
+  packet<T, Vec> wj[skinny_batch], next[skinny_batch];
+  if (live) load_batch<T, Vec>(w_tile, n, group, rows, wj);
+  for (std::uint32_t j0 = group; live && j0 < rows; j0 += batch_rows) {
+    load_batch<T, Vec>(w_tile, n, j0 + batch_rows, rows, next);  // in flight while wj is used
 #pragma unroll
     for (int u = 0; u < skinny_batch; ++u) {
       const std::uint32_t j = j0 + u * skinny_groups;
@@ -123,6 +144,8 @@ __global__ void __launch_bounds__(skinny_threads)
         for (int e = 0; e < Vec; ++e) sum[row].value[e] = fma(xj, wj[u].value[e], sum[row].value[e]);
       }
     }
+#pragma unroll
+    for (int u = 0; u < skinny_batch; ++u) wj[u] = next[u];
   }
   if (group > 0)
     for (std::uint32_t row = 0; row < b; ++row) group_sums[group - 1][row][lane] = sum[row];
@@ -136,6 +159,19 @@ __global__ void __launch_bounds__(skinny_threads)
       for (int e = 0; e < Vec; ++e) total.value[e] += group_sums[g][row][lane].value[e];
     *reinterpret_cast<packet<T, Vec>*>(range_out + std::uint64_t{row} * n) = total;
   }
+}
+
+/// The skinny kernel's blocks that the current device holds at once: its SMs times the blocks
+/// of skinny_threads that fit one SM (registers and shared memory). O(1) runtime queries.
+/// Throws cuda_error when a query fails.
+template <float_or_double T>
+std::uint32_t skinny_resident_blocks(bool vectorized, const char* where) {
+  int device = 0, sms = 0, per_sm = 0;
+  check_cuda(cudaGetDevice(&device), where);
+  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), where);
+  const auto kernel = vectorized ? skinny_product_kernel<T, vector_width<T>> : skinny_product_kernel<T, 1>;
+  check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, skinny_threads, 0), where);
+  return static_cast<std::uint32_t>(std::max(1, sms * per_sm));
 }
 
 /// Y = X W on `stream` (X: plan.b × plan.m, W: plan.m × plan.n, Y: plan.b × plan.n, row-major,
