@@ -66,9 +66,20 @@ TEST_CASE("fast_divisor: every numerator below 2^20 for small divisors", "[core]
   }
 }
 
+TEST_CASE("fast_divisor: wide quotients on both sides of 2^31", "[core][fast_divisor]") {
+  for (const std::uint32_t d : {1u, 3u, 7u, 1000u, 65537u, 2147483647u}) {
+    const fast_divisor by(d);
+    for (const std::uint64_t n : {std::uint64_t{0}, std::uint64_t{d} - 1, fast_divisor::fast_limit - 1,
+                                  fast_divisor::fast_limit, fast_divisor::fast_limit + d, std::uint64_t{1} << 40,
+                                  ~std::uint64_t{0}})
+      CHECK(by.wide_quotient(n) == n / d);
+  }
+}
+
 TEST_CASE("fast_divisor: usable in constant expressions", "[core][fast_divisor]") {
   constexpr fast_divisor by_seven(7);
   STATIC_REQUIRE(by_seven.quotient(50) == 7);
   STATIC_REQUIRE(by_seven.remainder(50, 7) == 1);
   STATIC_REQUIRE(fast_divisor(1).quotient(largest_numerator) == largest_numerator);
+  STATIC_REQUIRE(fast_divisor().quotient(largest_numerator) == largest_numerator);
 }

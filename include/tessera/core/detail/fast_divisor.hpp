@@ -18,9 +18,12 @@ namespace tessera::detail {
 /// n / d and n % d for numerators n < 2^31 and a divisor 1 <= d < 2^31 set once.
 class fast_divisor {
  public:
+  /// Division by 1.
+  constexpr fast_divisor() = default;
+
   /// Precomputes the multiplier and shift for d. O(log d). d must lie in [1, 2^31): the caller
   /// checks (a zero d is treated as 1).
-  constexpr explicit fast_divisor(std::uint32_t d = 1) : divisor_(d == 0 ? 1 : d) {
+  TESSERA_HOST_DEVICE constexpr explicit fast_divisor(std::uint32_t d) : divisor_(d == 0 ? 1 : d) {
     while ((std::uint64_t{1} << shift_) < divisor_) ++shift_;
     const std::uint64_t excess = (std::uint64_t{1} << shift_) - divisor_;  // 2^l − d < d
     multiplier_ = static_cast<std::uint32_t>((excess << 32) / divisor_ + 1);
@@ -39,9 +42,18 @@ class fast_divisor {
     return n - q * divisor_;
   }
 
+  /// floor(n / d) for any 64-bit n: quotient() below 2^31, a 64-bit division above (work-item
+  /// indices, which are small in practice but not bounded).
+  TESSERA_HOST_DEVICE constexpr std::uint64_t wide_quotient(std::uint64_t n) const {
+    return n < fast_limit ? quotient(static_cast<std::uint32_t>(n)) : n / divisor_;
+  }
+
+  /// Numerators below this take the multiply-high path.
+  static constexpr std::uint64_t fast_limit = std::uint64_t{1} << 31;
+
  private:
-  std::uint32_t divisor_;
-  std::uint32_t multiplier_ = 0;
+  std::uint32_t divisor_ = 1;
+  std::uint32_t multiplier_ = 1;
   std::uint32_t shift_ = 0;
 };
 

@@ -116,8 +116,10 @@ inline constexpr std::size_t factor_tile_bytes = 32 * 1024;
 /// is two 16-byte stores, and 4 rows would exceed the 64 registers of four blocks per SM (spills).
 inline constexpr int rows_in_registers = 2;
 
-/// (projection, rank) columns a project warp accumulates at once.
+/// (projection, rank) columns and rows of X a project warp accumulates at once: each value of A
+/// read from shared memory serves task_rows rows and each value of X columns_per_task columns.
 inline constexpr int columns_per_task = 4;
+inline constexpr int task_rows = 4;
 
 /// The most rows of X a project block stages; a larger b takes several row tiles, each drawing
 /// the tile's A again (then the b n outputs per member dominate the cost anyway).
@@ -127,13 +129,13 @@ inline constexpr std::uint32_t project_tile_rows = 32;
 /// so that each thread generates the A of one projection, forward_threads / per_tile threads each.
 inline constexpr std::uint32_t project_tile_projections = 32;
 
-/// The (row, four columns) tasks a project block aims at: two per warp. Projections are added to
-/// a tile (sharing its staged X) until the tile has this many.
+/// The (row, four columns) pairs a project block aims at: sixteen, in tasks of task_rows rows.
+/// Projections are added to a tile (sharing its staged X) until the tile has this many.
 inline constexpr std::uint32_t project_block_tasks = 2 * forward_threads / 32;
 
-/// Work items the project kernel aims at: about four waves of its blocks (five resident per SM at
-/// its 48 registers and 32 KiB of shared memory, on the 132 SMs of an H100: 660 a wave), so that
-/// the last, partial wave idles a small part of the device. Ranges of A's rows (split-K) make them
+/// Work items the project kernel aims at: about eight waves of its blocks (four resident per SM
+/// at its 64 registers, on the 132 SMs of an H100: 528 a wave), so that the last, partial wave
+/// idles a small part of the device. Ranges of A's rows (split-K) make them
 /// when projections are few. At 1024 (one and a half waves for 8192 units) the last half wave
 /// left a third of the SMs idle for a third of the kernel (Nsight Compute).
 inline constexpr std::uint64_t project_target_blocks = 4096;
@@ -194,6 +196,8 @@ struct project_tiling {
   std::uint32_t chunk_rows;
   std::uint32_t split_rows;
   std::uint32_t splits;
+  tessera::detail::fast_divisor by_splits;     ///< divides by splits (set by plan_project)
+  tessera::detail::fast_divisor by_row_tiles;  ///< divides by row_tiles(b) (set by plan_project)
 
   __host__ __device__ std::uint64_t projection_tiles() const { return (projections + per_tile - 1) / per_tile; }
   __host__ __device__ std::uint32_t row_tiles(std::uint32_t b) const { return (b + tile_rows - 1) / tile_rows; }
@@ -205,48 +209,94 @@ struct project_tiling {
 
   /// Item i: the range varies fastest, then the row tile, then the tile of projections.
   __device__ project_item item(std::uint64_t i, const forward_shape& shape) const {
-    const std::uint32_t row_tile_count = row_tiles(shape.b);
-    const auto split = static_cast<std::uint32_t>(i % splits);
-    const auto row0 = static_cast<std::uint32_t>(i / splits % row_tile_count) * tile_rows;
-    const std::uint64_t first = i / splits / row_tile_count * per_tile;
+    const std::uint64_t tile_and_row_tile = by_splits.wide_quotient(i);
+    const std::uint64_t tile = by_row_tiles.wide_quotient(tile_and_row_tile);
+    const auto split = static_cast<std::uint32_t>(i - tile_and_row_tile * splits);
+    const auto row0 = static_cast<std::uint32_t>(tile_and_row_tile - tile * row_tiles(shape.b)) * tile_rows;
+    const std::uint64_t first = tile * per_tile;
     const std::uint32_t j_begin = split * split_rows;
     return {first, static_cast<std::uint32_t>(min(std::uint64_t{per_tile}, projections - first)), row0,
             min(tile_rows, shape.b - row0), split, j_begin, min(shape.m, j_begin + split_rows)};
   }
 };
 
-/// The warp's sums over j < rows of x_row[j] A[j][c] for the columns c = c0, ..., c0 + 3 below
-/// `columns` (0 beyond), column c = u r + k being rank k of the tile's projection u, stored at
-/// a[(u chunk_rows + j) pitch + k]; every lane gets all four. Lanes take j = lane, lane + 32, ...
+/// A project task's sums: value i columns_per_task + t is row row0 + i, column c0 + t.
 template <float_or_double T>
-__device__ packet<T, columns_per_task> chunk_sums(const T* x_row, const T* a, std::uint32_t chunk_rows,
-                                                   std::uint32_t pitch, std::uint32_t r, std::uint32_t columns,
-                                                   std::uint32_t c0, std::uint32_t rows, unsigned lane) {
+using task_sums = packet<T, task_rows * columns_per_task>;
+
+/// The warp's sums over j < rows of xs[row0 + i][j] A[j][c] for the rows row0 + i below
+/// row0 + live_rows (0 beyond) and the columns c = c0 + t below `columns` (0 beyond); column
+/// c = u r + k is rank k of the tile's projection u, stored at a[(u chunk_rows + j) pitch + k],
+/// and X's rows have pitch chunk_rows in xs. Every lane gets every sum. Lanes take j = lane,
+/// lane + 32, ...
+template <float_or_double T>
+__device__ task_sums<T> chunk_sums(const T* xs, std::uint32_t row0, std::uint32_t live_rows, const T* a,
+                                   std::uint32_t chunk_rows, std::uint32_t pitch,
+                                   const tessera::detail::fast_divisor& by_rank, std::uint32_t columns,
+                                   std::uint32_t c0, std::uint32_t rows, unsigned lane) {
   std::uint32_t offset[columns_per_task];
   bool live[columns_per_task];
 #pragma unroll
   for (int t = 0; t < columns_per_task; ++t) {
-    const std::uint32_t c = c0 + t;
+    const std::uint32_t c = c0 + t, u = by_rank.quotient(c);
     live[t] = c < columns;
-    offset[t] = live[t] ? (c / r) * chunk_rows * pitch + c % r : 0;
+    offset[t] = live[t] ? u * chunk_rows * pitch + by_rank.remainder(c, u) : 0;
   }
-  packet<T, columns_per_task> sum{};
+  const T* const x_rows = xs + row0 * chunk_rows;
+  task_sums<T> sum{};
   for (std::uint32_t j = lane; j < rows; j += 32) {
-    const T xj = x_row[j];
+    T xj[task_rows];
 #pragma unroll
-    for (int t = 0; t < columns_per_task; ++t)
-      if (live[t]) sum.value[t] += xj * a[offset[t] + j * pitch];
+    for (int i = 0; i < task_rows; ++i) xj[i] = i < static_cast<int>(live_rows) ? x_rows[i * chunk_rows + j] : T(0);
+#pragma unroll
+    for (int t = 0; t < columns_per_task; ++t) {
+      if (!live[t]) continue;
+      const T ajt = a[offset[t] + j * pitch];
+#pragma unroll
+      for (int i = 0; i < task_rows; ++i) sum.value[i * columns_per_task + t] += xj[i] * ajt;
+    }
   }
 #pragma unroll
-  for (int t = 0; t < columns_per_task; ++t) sum.value[t] = warp_sum(sum.value[t]);
+  for (int v = 0; v < task_rows * columns_per_task; ++v) sum.value[v] = warp_sum(sum.value[v]);
   return sum;
+}
+
+/// sums.value[v] for a v known only at run time, without indexing the registers (which would
+/// put them in local memory).
+template <float_or_double T>
+__device__ T task_sum_at(const task_sums<T>& sums, unsigned v) {
+  T value = T(0);
+#pragma unroll
+  for (int w = 0; w < task_rows * columns_per_task; ++w)
+    if (v == static_cast<unsigned>(w)) value = sums.value[w];
+  return value;
+}
+
+/// Copies `rows` rows of `columns` values from `from` (rows of pitch `from_pitch`) to `to` (rows
+/// of pitch to_pitch), shared among the block's threads: 16-byte vectors when `vectors` (both
+/// pointers 16-byte aligned, the pitches and `columns` multiples of the vector width).
+template <float_or_double T>
+__device__ void stage_rows(const T* from, std::uint64_t from_pitch, std::uint32_t rows, std::uint32_t columns,
+                           T* to, std::uint32_t to_pitch, bool vectors) {
+  constexpr int vec = vector_width<T>;
+  using vector = packet<T, vec>;
+  if (vectors) {
+    for (std::uint32_t row = 0; row < rows; ++row)
+      for (std::uint32_t j = threadIdx.x * vec; j < columns; j += blockDim.x * vec)
+        *reinterpret_cast<vector*>(to + row * to_pitch + j) =
+            *reinterpret_cast<const vector*>(from + row * from_pitch + j);
+  } else {
+    for (std::uint32_t row = 0; row < rows; ++row)
+      for (std::uint32_t j = threadIdx.x; j < columns; j += blockDim.x)
+        to[row * to_pitch + j] = from[row * from_pitch + j];
+  }
 }
 
 /// Kernel 1: partial[s][p][row][k] = output_scale Σ_{j in range s} X_p[row][j] A_p[j][k] for
 /// the projections p of `tiling`: units with shared inputs (X_p = X, A_p from the unit's stream),
 /// members with per-member inputs (X_p = x + p x_stride, per_tile = 1). Shared memory: the chunk
 /// of X (tile_rows × chunk_rows), then per_tile chunks of A (chunk_rows × (r | 1) each). Lanes
-/// 0..3 of the owner warp add each chunk's sum to the range's in place, chunk after chunk.
+/// 0..15 of the owner warp add each chunk's sums to the range's in place, chunk after chunk.
 template <float_or_double T>
 __global__ void __launch_bounds__(forward_threads)
     project_kernel(const T* x, std::uint64_t x_stride, forward_shape shape, member_streams<T> noise,
@@ -262,6 +312,8 @@ __global__ void __launch_bounds__(forward_threads)
   const std::uint32_t slot = threadIdx.x / generators, generator = threadIdx.x % generators;
   const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   const std::uint64_t items = tiling.items(b), split_size = tiling.projections * b * r;
+  constexpr std::uint32_t vec = vector_width<T>;
+  const bool vector_staging = std::bit_cast<std::uintptr_t>(x) % 16 == 0 && m % vec == 0 && chunk % vec == 0;
   for (std::uint64_t i = blockIdx.x; i < items; i += gridDim.x) {
     const project_item item = tiling.item(i, shape);
     const std::uint64_t own = item.first_projection + min(slot, item.live - 1);
@@ -270,13 +322,12 @@ __global__ void __launch_bounds__(forward_threads)
     const T* x_tile = x + item.first_projection * x_stride + std::uint64_t{item.row0} * m;
     T* const out = partial + item.split * split_size + (item.first_projection * b + item.row0) * r;
     const std::uint32_t columns = item.live * r;
-    const std::uint32_t groups = (columns + columns_per_task - 1) / columns_per_task, tasks = item.rows * groups;
+    const std::uint32_t groups = (columns + columns_per_task - 1) / columns_per_task;
+    const std::uint32_t tasks = (item.rows + task_rows - 1) / task_rows * groups;
     for (std::uint32_t j0 = item.j_begin; j0 < item.j_end; j0 += chunk) {
       const std::uint32_t rows = min(chunk, item.j_end - j0);
       __syncthreads();  // every warp is done with the previous chunk
-      for (std::uint32_t row = 0; row < item.rows; ++row)
-        for (std::uint32_t j = threadIdx.x; j < rows; j += blockDim.x)
-          xs[row * chunk + j] = x_tile[std::uint64_t{row} * m + j0 + j];
+      stage_rows(x_tile + j0, m, item.rows, rows, xs, chunk, vector_staging);
       if (slot < item.live) {
         T* const a = as + slot * chunk * pitch;
         generate_normal_range<T>(stream, std::uint64_t{j0} * r, rows * r, generator, generators,
@@ -288,17 +339,17 @@ __global__ void __launch_bounds__(forward_threads)
       __syncthreads();
       const bool first_chunk = j0 == item.j_begin, last_chunk = j0 + rows == item.j_end;
       for (std::uint32_t task = warp; task < tasks; task += warps) {  // warp-uniform: the shuffles see 32 lanes
-        const std::uint32_t row = task / groups, c0 = task % groups * columns_per_task;
-        const auto sums = chunk_sums<T>(xs + row * chunk, as, chunk, pitch, r, columns, c0, rows, lane);
-        // Warp `warp` owns this task in every chunk, so its lane t alone reads and writes column c0 + t.
-#pragma unroll
-        for (int t = 0; t < columns_per_task; ++t) {
-          const std::uint32_t c = c0 + t;
-          if (lane != static_cast<unsigned>(t) || c >= columns) continue;
-          T& at = out[std::uint64_t{c / r} * b * r + row * r + c % r];
-          const T sum = (first_chunk ? T(0) : at) + sums.value[t];
-          at = last_chunk ? sum * output_scale : sum;
-        }
+        const std::uint32_t row0 = task / groups * task_rows, c0 = task % groups * columns_per_task;
+        const std::uint32_t live_rows = min(std::uint32_t{task_rows}, item.rows - row0);
+        const auto sums = chunk_sums<T>(xs, row0, live_rows, as, chunk, pitch, by_rank, columns, c0, rows, lane);
+        // Warp `warp` owns this task in every chunk, so its lane v alone reads and writes sum v.
+        const std::uint32_t row = row0 + lane / columns_per_task, c = c0 + lane % columns_per_task;
+        const T sum_of_lane = task_sum_at(sums, lane);
+        if (lane >= task_rows * columns_per_task || row >= item.rows || c >= columns) continue;
+        const std::uint32_t u = by_rank.quotient(c);
+        T& at = out[std::uint64_t{u} * b * r + row * r + by_rank.remainder(c, u)];
+        const T sum = (first_chunk ? T(0) : at) + sum_of_lane;
+        at = last_chunk ? sum * output_scale : sum;
       }
     }
   }
@@ -381,10 +432,11 @@ __global__ void __launch_bounds__(forward_threads, 4)
   const std::uint32_t c = (threadIdx.x % vectors) * Vec;  // this thread's first column in the tile
   const std::uint32_t group = threadIdx.x / vectors, groups = blockDim.x / vectors;
   const bool per_member = shape.inputs == member_inputs::per_member;
+  const tessera::detail::fast_divisor by_tiles(tiles);
   const std::uint64_t items = noise.units() * tiles;
   for (std::uint64_t item = blockIdx.x; item < items; item += gridDim.x) {
-    const std::uint64_t u = item / tiles;
-    const std::uint32_t c0 = static_cast<std::uint32_t>(item % tiles) * tile_columns;
+    const std::uint64_t u = by_tiles.wide_quotient(item);
+    const std::uint32_t c0 = static_cast<std::uint32_t>(item - u * tiles) * tile_columns;
     const std::uint32_t columns = min(tile_columns, n - c0);
     __syncthreads();  // every thread is done with the previous tile
     generate_normal_range<T>(noise.unit_stream(u), (std::uint64_t{shape.m} + c0) * r, columns * r,
@@ -491,6 +543,8 @@ project_tiling plan_project(const forward_shape& shape, std::uint64_t projection
   const std::uint64_t chunks_per_split = (chunks + splits - 1) / splits;
   tiling.split_rows = static_cast<std::uint32_t>(chunks_per_split * tiling.chunk_rows);
   tiling.splits = static_cast<std::uint32_t>((chunks + chunks_per_split - 1) / chunks_per_split);
+  tiling.by_splits = tessera::detail::fast_divisor(tiling.splits);
+  tiling.by_row_tiles = tessera::detail::fast_divisor(tiling.row_tiles(shape.b));
   return tiling;
 }
 
