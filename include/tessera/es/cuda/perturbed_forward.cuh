@@ -560,10 +560,8 @@ void launch_project(const forward_call<T>& call, const forward_shape& shape, con
       call.x.data, x_stride, shape, call.noise, tiling, split ? T(1) : call.noise.scale, split ? partial : p);
   check_launch(where);
   if (!split) return;
-  const std::uint64_t size = tiling.projections * shape.b * shape.r;
-  sum_partials_kernel<T><<<grid_blocks((size + forward_threads - 1) / forward_threads), forward_threads, 0, stream>>>(
-      partial, tiling.splits, size, call.noise.scale, p);
-  check_launch(where);
+  launch_sum_partials(partial, tiling.splits, tiling.projections * shape.b * shape.r, call.noise.scale, p, stream,
+                      where);
 }
 
 /// Kernel 2: out = X W ± P Bᵀ, X W read from xw (member q's rows at xw + q xw_stride).

@@ -189,10 +189,7 @@ void skinny_product(const T* x, const T* w, const skinny_plan& plan, T* partial,
     skinny_product_kernel<T, 1><<<blocks, skinny_threads, 0, stream>>>(x, w, plan, out);
   check_launch(where);
   if (plan.ranges == 1) return;
-  const std::uint64_t size = std::uint64_t{plan.b} * plan.n;
-  const auto sum_blocks = static_cast<unsigned>(std::min<std::uint64_t>((size + 255) / 256, 1u << 16));
-  sum_partials_kernel<T><<<sum_blocks, 256, 0, stream>>>(partial, plan.ranges, size, T(1), y);
-  check_launch(where);
+  launch_sum_partials(partial, plan.ranges, std::uint64_t{plan.b} * plan.n, T(1), y, stream, where);
 }
 
 }  // namespace tessera::es::detail
