@@ -19,11 +19,11 @@
 //     tile of X's rows and a range of A's rows (split-K, so that the blocks fill the device even
 //     for few members), and walks its range chunk by chunk: the chunk of X staged in shared
 //     memory, each projection's chunk of A generated beside it (row pitch r rounded up to an odd
-//     number, so the lanes' strided reads hit distinct banks). A warp owns one output row and four
+//     number, so the lanes' strided reads hit distinct banks). A warp owns four output rows by four
 //     (projection, rank) columns, its lanes run over the chunk's rows, a shuffle reduction closes
-//     each chunk and lanes 0..3 add it to the range's sum. A small kernel adds the ranges' sums in
-//     range order and scales them. Each output has one owner and a fixed order of sums: no
-//     atomics, the same bits every run.
+//     each chunk and lanes 0..15 add it to the range's sums. A small kernel adds the ranges' sums
+//     in range order and scales them (es/cuda/detail/partial_sums.cuh). Each output has one owner
+//     and a fixed order of sums: no atomics, the same bits every run.
 //  2. expand: one thread block per (unit, tile of columns) generates the tile's rows of B_u
 //     (contiguous draws: columns × r) into shared memory, transposed so that a thread's Vec
 //     consecutive columns of one rank are one vector load. A thread owns Vec columns (4 floats or
@@ -135,9 +135,9 @@ inline constexpr std::uint32_t project_block_tasks = 2 * forward_threads / 32;
 
 /// Work items the project kernel aims at: about eight waves of its blocks (four resident per SM
 /// at its 64 registers, on the 132 SMs of an H100: 528 a wave), so that the last, partial wave
-/// idles a small part of the device. Ranges of A's rows (split-K) make them
-/// when projections are few. At 1024 (one and a half waves for 8192 units) the last half wave
-/// left a third of the SMs idle for a third of the kernel (Nsight Compute).
+/// idles a small part of the device. Ranges of A's rows (split-K) make them when projections are
+/// few. At 1024 (one and a half waves for 8192 units at the former five blocks per SM) the last
+/// half wave left a third of the SMs idle for a third of the kernel (Nsight Compute).
 inline constexpr std::uint64_t project_target_blocks = 4096;
 
 /// The most partial sums (splits × projections × b × r) the split project kernel keeps.
