@@ -203,28 +203,28 @@ void mark_set(std::span<const T> row, const certified_set_end<T>& end, std::span
 }
 
 /// Writes the labels of probability in [low, high] to `labels` in index order; returns their
-/// number. A vector compare per block of labels, which are few enough that a block holding one is
-/// the exception. O(K).
+/// number. Per register of labels a compare, its lane mask and a branch-free compaction (a block
+/// holding a candidate is too rare to predict, and branching on it cost three times a tally pass).
+/// O(K).
 template <float_or_double T>
 std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std::int32_t> labels) {
   using V = typename vector_of<T>::type;
   constexpr std::size_t lanes = vector_of<T>::lanes;
   const V lower = V{} + low, upper = V{} + high;
   std::size_t gathered = 0;
-  const auto take = [&](std::size_t label) {
-    labels[gathered] = static_cast<std::int32_t>(label);
-    gathered += row[label] >= low && row[label] <= high ? 1 : 0;
-  };
-  const std::size_t whole = row.size() - row.size() % lanes;
-  for (std::size_t j = 0; j < whole; j += lanes) {
+  // compress_lane_indices stores max(lanes, 4) values at labels[gathered], and gathered <= j:
+  // the blocks that end at least that far before the row's end stay within its K slots.
+  constexpr std::size_t stored = lanes > 4 ? lanes : 4;
+  std::size_t j = 0;
+  for (; j + stored <= row.size(); j += lanes) {
     const V p = load_vector(row.data() + j);
-    const auto inside = (p >= lower) & (p <= upper);
-    bool any = false;
-    for (std::size_t l = 0; l < lanes; ++l) any |= inside[l] != 0;
-    if (any)
-      for (std::size_t l = 0; l < lanes; ++l) take(j + l);
+    const unsigned inside = lane_bits<T>((p >= lower) & (p <= upper));
+    gathered += compress_lane_indices<lanes>(inside, static_cast<std::int32_t>(j), labels.data() + gathered);
   }
-  for (std::size_t j = whole; j < row.size(); ++j) take(j);
+  for (; j < row.size(); ++j) {
+    labels[gathered] = static_cast<std::int32_t>(j);
+    gathered += row[j] >= low && row[j] <= high ? 1 : 0;
+  }
   return gathered;
 }
 
