@@ -37,6 +37,7 @@
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
+#include "tessera/core/cuda/detail/device_attribute.cuh"
 #include "tessera/core/exec.hpp"
 #include "tessera/core/validate.hpp"
 
@@ -155,15 +156,6 @@ inline unsigned blocks_for_items(std::uint64_t items, unsigned threads) {
   return blocks_for_warps((items + 31) / 32, threads);
 }
 
-/// The multiprocessors of the current device (the grid of the shared-bin passes).
-inline int multiprocessor_count(std::string_view where) {
-  int device = 0;
-  int count = 0;
-  check_cuda(cudaGetDevice(&device), where);
-  check_cuda(cudaDeviceGetAttribute(&count, cudaDevAttrMultiProcessorCount, device), where);
-  return count;
-}
-
 /// Throws "<where>: scores[i] = nan; expected a number (not NaN)" (require_no_nan's message)
 /// when a pass reported a NaN at index i.
 template <float_or_double T>
@@ -195,7 +187,10 @@ std::vector<T> select_order_statistics(exec::cuda policy, std::span<const T> sco
   constexpr unsigned threads = 256;
   unsigned blocks = blocks_for_items(scores.size(), threads);
   // Shared bins are flushed once per block: keep the grid to a few blocks per multiprocessor.
-  if (shared_bins) blocks = std::min<unsigned>(blocks, 8u * static_cast<unsigned>(multiprocessor_count(where)));
+  if (shared_bins) {
+    const int multiprocessors = tessera::detail::current_device_attribute(cudaDevAttrMultiProcessorCount, where);
+    blocks = std::min<unsigned>(blocks, 8u * static_cast<unsigned>(multiprocessors));
+  }
   constexpr int key_bits = 8 * sizeof(T);
   for (int shift = key_bits - select_digit_bits; shift >= 0; shift -= select_digit_bits) {
     check_cuda(cudaMemsetAsync(bins.data(), 0, bins.size() * sizeof(unsigned long long), policy.stream), where);

@@ -272,26 +272,6 @@ __device__ T task_sum_at(const task_sums<T>& sums, unsigned v) {
   return value;
 }
 
-/// Copies `rows` rows of `columns` values from `from` (rows of pitch `from_pitch`) to `to` (rows
-/// of pitch to_pitch), shared among the block's threads: 16-byte vectors when `vectors` (both
-/// pointers 16-byte aligned, the pitches and `columns` multiples of the vector width).
-template <float_or_double T>
-__device__ void stage_rows(const T* from, std::uint64_t from_pitch, std::uint32_t rows, std::uint32_t columns,
-                           T* to, std::uint32_t to_pitch, bool vectors) {
-  constexpr int vec = vector_width<T>;
-  using vector = packet<T, vec>;
-  if (vectors) {
-    for (std::uint32_t row = 0; row < rows; ++row)
-      for (std::uint32_t j = threadIdx.x * vec; j < columns; j += blockDim.x * vec)
-        *reinterpret_cast<vector*>(to + row * to_pitch + j) =
-            *reinterpret_cast<const vector*>(from + row * from_pitch + j);
-  } else {
-    for (std::uint32_t row = 0; row < rows; ++row)
-      for (std::uint32_t j = threadIdx.x; j < columns; j += blockDim.x)
-        to[row * to_pitch + j] = from[row * from_pitch + j];
-  }
-}
-
 /// Kernel 1: partial[s][p][row][k] = output_scale Σ_{j in range s} X_p[row][j] A_p[j][k] for
 /// the projections p of `tiling`: units with shared inputs (X_p = X, A_p from the unit's stream),
 /// members with per-member inputs (X_p = x + p x_stride, per_tile = 1). Shared memory: the chunk
@@ -313,7 +293,7 @@ __global__ void __launch_bounds__(forward_threads)
   const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
   const std::uint64_t items = tiling.items(b), split_size = tiling.projections * b * r;
   constexpr std::uint32_t vec = vector_width<T>;
-  const bool vector_staging = std::bit_cast<std::uintptr_t>(x) % 16 == 0 && m % vec == 0 && chunk % vec == 0;
+  const bool vector_staging = aligned_16(x) && m % vec == 0 && chunk % vec == 0;
   for (std::uint64_t i = blockIdx.x; i < items; i += gridDim.x) {
     const project_item item = tiling.item(i, shape);
     const std::uint64_t own = item.first_projection + min(slot, item.live - 1);

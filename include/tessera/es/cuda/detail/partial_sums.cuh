@@ -15,6 +15,7 @@
 
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
+#include "tessera/core/cuda/detail/device_attribute.cuh"
 
 namespace tessera::es::detail {
 
@@ -50,9 +51,7 @@ void launch_sum_partials(const T* partial, std::uint32_t splits, std::uint64_t s
   constexpr unsigned threads = 256;
   const auto blocks = static_cast<unsigned>(
       std::min<std::uint64_t>(std::max<std::uint64_t>((size + threads - 1) / threads, 1), std::uint64_t{1} << 20));
-  int device = 0, major = 0;
-  check_cuda(cudaGetDevice(&device), where);
-  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), where);
+  const int major = tessera::detail::current_device_attribute(cudaDevAttrComputeCapabilityMajor, where);
   cudaLaunchAttribute overlap{};
   overlap.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   overlap.val.programmaticStreamSerializationAllowed = 1;

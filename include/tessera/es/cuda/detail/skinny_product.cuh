@@ -31,6 +31,7 @@
 
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
+#include "tessera/core/cuda/detail/device_attribute.cuh"
 #include "tessera/es/cuda/detail/packet.cuh"
 #include "tessera/es/cuda/detail/partial_sums.cuh"
 
@@ -89,8 +90,8 @@ skinny_plan plan_skinny(std::uint32_t b, std::uint32_t m, std::uint32_t n, bool 
   skinny_plan plan{b, m, n, vectorized ? std::uint32_t{vector_width<T>} : 1u, m, 1};
   const std::uint64_t most_ranges = std::max<std::uint64_t>(1, m / (skinny_groups * skinny_rows_per_thread));
   const std::uint64_t wanted = std::max<std::uint64_t>(1, resident_blocks / plan.tiles());
-  const std::uint64_t stage_rows = skinny_stage_values<T> / b;  // ranges of at most this many rows fit the stage
-  const std::uint64_t staged = (m + stage_rows - 1) / stage_rows;
+  const std::uint64_t stage_capacity = skinny_stage_values<T> / b;  // ranges of at most this many rows fit the stage
+  const std::uint64_t staged = (m + stage_capacity - 1) / stage_capacity;
   const std::uint64_t ranges = std::max(staged, std::min(wanted, most_ranges));
   plan.range_rows = static_cast<std::uint32_t>((m + ranges - 1) / ranges);
   plan.ranges = (m + plan.range_rows - 1) / plan.range_rows;
@@ -122,8 +123,7 @@ __global__ void __launch_bounds__(skinny_threads)
   const std::uint32_t column = (blockIdx.x % tiles * skinny_lanes + lane) * Vec;
   const bool live = column < n;  // n is a multiple of Vec
   const std::uint32_t j_begin = range * plan.range_rows, rows = min(m, j_begin + plan.range_rows) - j_begin;
-  for (std::uint32_t e = threadIdx.x; e < b * rows; e += blockDim.x)
-    xs[e] = x[std::uint64_t{e / rows} * m + j_begin + e % rows];
+  stage_rows(x + j_begin, m, b, rows, xs, rows, false);  // a range need not start or end on a vector
   __syncthreads();
   const T* const w_tile = w + std::uint64_t{j_begin} * n + column;
   constexpr std::uint32_t batch_rows = skinny_groups * skinny_batch;
@@ -166,9 +166,8 @@ __global__ void __launch_bounds__(skinny_threads)
 /// Throws cuda_error when a query fails.
 template <float_or_double T>
 std::uint32_t skinny_resident_blocks(bool vectorized, const char* where) {
-  int device = 0, sms = 0, per_sm = 0;
-  check_cuda(cudaGetDevice(&device), where);
-  check_cuda(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device), where);
+  const int sms = tessera::detail::current_device_attribute(cudaDevAttrMultiProcessorCount, where);
+  int per_sm = 0;
   const auto kernel = vectorized ? skinny_product_kernel<T, vector_width<T>> : skinny_product_kernel<T, 1>;
   check_cuda(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, skinny_threads, 0), where);
   return static_cast<std::uint32_t>(std::max(1, sms * per_sm));
