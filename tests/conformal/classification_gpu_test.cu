@@ -27,6 +27,7 @@
 #include <tessera/conformal/split_classifier.hpp>
 #include <tessera/core/random.hpp>
 #include <thread>
+#include <utility>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 #include <xtensor/xview.hpp>
@@ -265,6 +266,74 @@ TEMPLATE_TEST_CASE("APS and RAPS on the device differ from the host only at near
   check_score<TestType>(cf::aps_score{true}, false, false);
   check_score<TestType>(cf::raps_score{2, 0.01, true}, false, false);
   check_score<TestType>(cf::raps_score{0, 0.2, false}, false, false);
+}
+
+namespace {
+
+// Rows whose labels fall in `groups` groups of more than 32 (label j in group j % groups), each of
+// probabilities within about 1e-10 of one another: distinct doubles sharing their high word (the
+// device search's first key; see ranked_set_end.cuh), equal once rounded to float. Every row is
+// the same, so a threshold placed at one label's score places it there in every row.
+template <class T>
+labelled_rows<T> near_tied_rows(std::size_t n, std::size_t classes, std::size_t groups) {
+  std::vector<double> row(classes);
+  double sum = 0;
+  for (std::size_t j = 0; j < classes; ++j) {
+    const double weight = static_cast<double>((j % groups + 1) * (j % groups + 3));
+    sum += row[j] = weight * (1 + static_cast<double>(j / groups) * 0x1p-40);
+  }
+  auto p = xt::xtensor<T, 2>::from_shape({n, classes});
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < classes; ++j) p(i, j) = static_cast<T>(row[j] / sum);
+  return {std::move(p), random_labels<T>(n, classes, 77)};
+}
+
+// APS without the monotone_in_probability trait: the device must find each first label below a
+// pivot instead of bounding its score.
+struct aps_score_without_probability_trait {
+  static constexpr bool uses_rank = true;
+  cf::aps_score aps{false};
+
+  template <class T>
+  __host__ __device__ T value(T probability, cf::label_standing<T> standing, T u) const {
+    return aps.value(probability, standing, u);
+  }
+};
+
+// Thresholds at every label's score in row 0 (u = 1: the scores of deterministic APS are the
+// same in every row), so that some threshold lies between the scores of the smallest and the
+// largest probability of the group the device's search is deciding.
+template <class T, class S>
+std::vector<T> every_score_of_first_row(const S& score, const labelled_rows<T>& rows) {
+  std::vector<std::int32_t> scratch(rows.classes());
+  std::vector<T> scores(rows.classes());
+  cf::fill_scores(score, rows.row(0), T(1), std::span<std::int32_t>(scratch), std::span<T>(scores));
+  return scores;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("ranked sets of rows of near-tied probabilities on the device", "[gpu]", float, double) {
+  // K = 100 in two groups (rows in registers, 8 per lane), 1000 in eight (32 per lane), 1500 in
+  // ten (read from memory). Deterministic APS with q at each label's score: every decision
+  // between two groups is the one the score's bounds leave open; RAPS at general thresholds.
+  const std::pair<std::size_t, std::size_t> shapes[] = {{100, 2}, {1000, 8}, {1500, 10}};
+  for (const auto& [classes, groups] : shapes) {
+    const auto rows = near_tied_rows<TestType>(4, classes, groups);
+    const cf::aps_score deterministic{false};
+    const aps_score_without_probability_trait untraited;
+    for (const TestType q : every_score_of_first_row(deterministic, rows)) {
+      INFO("K = " << classes << ", q = " << q);
+      const auto host = host_sets(deterministic, rows, q, 5, 0);
+      check_near_ties(deterministic, rows, q, 5, 0, host, device_sets(deterministic, rows, q, 5, 0));
+      check_near_ties(deterministic, rows, q, 5, 0, host, device_sets(untraited, rows, q, 5, 0));
+    }
+    const cf::raps_score raps{3, 0.001, true};
+    for (const TestType q : thresholds_for(raps, rows, 5)) {
+      INFO("K = " << classes << ", RAPS q = " << q);
+      check_near_ties(raps, rows, q, 5, 0, host_sets(raps, rows, q, 5, 0), device_sets(raps, rows, q, 5, 0));
+    }
+  }
 }
 
 TEMPLATE_TEST_CASE("a test set split in batches draws as one call on the device", "[gpu]", float, double) {

@@ -85,6 +85,15 @@ concept mass_monotone_score = classification_score<S, T> && S::uses_rank && requ
   requires S::monotone_in_mass;
 };
 
+/// A ranked score whose value never decreases as the probability grows (rank, mass_above and u
+/// fixed), in floating point as in real numbers: S::monotone_in_probability is true. The device
+/// backend then bounds a label's score by the scores at the ends of a probability interval
+/// (cuda/detail/ranked_set_end.cuh) instead of finding the label first.
+template <class S, class T>
+concept probability_monotone_score = classification_score<S, T> && S::uses_rank && requires {
+  requires S::monotone_in_probability;
+};
+
 /// LAC, "least ambiguous set-valued classifier" (Sadinle et al. 2019): s = 1 - p_y.
 /// Its sets are the smallest on average among sets with the same coverage.
 struct lac_score {
@@ -101,6 +110,7 @@ struct lac_score {
 struct aps_score {
   static constexpr bool uses_rank = true;
   static constexpr bool monotone_in_mass = true;
+  static constexpr bool monotone_in_probability = true;
   bool randomized = true;
 
   template <float_or_double T>
@@ -115,6 +125,7 @@ struct aps_score {
 struct raps_score {
   static constexpr bool uses_rank = true;
   static constexpr bool monotone_in_mass = true;
+  static constexpr bool monotone_in_probability = true;
   std::int32_t k_reg = 1;
   double lambda = 0.01;
   bool randomized = true;
@@ -137,6 +148,7 @@ struct raps_score {
 struct top_k_score {
   static constexpr bool uses_rank = true;
   static constexpr bool monotone_in_mass = true;
+  static constexpr bool monotone_in_probability = true;
 
   template <float_or_double T>
   TESSERA_HOST_DEVICE constexpr T value(T, label_standing<T> standing, T) const {

@@ -17,14 +17,15 @@
 //    before the first label whose score exceeds q (the scores never decrease along the ranking).
 //    One warp per row, the row in registers (K <= 1024; longer rows are re-read from the cache),
 //    finds where the prefix ends without sorting the row (detail/ranked_set_end.cuh): bisection
-//    over the ranking keys (probability bits, then label index) keeps the labels that can still
-//    hold the end; a step counts the labels above the pivot and sums their mass in one pass over
-//    the row and scores the first label below it exactly (its rank and the mass before it are
-//    known), which tells which side holds the end. When at most 32 labels remain, one per lane,
-//    they are sorted by a bitonic network and scored. A step reads the row from registers once,
-//    with four and a half instructions per label, and needs no shared memory; rows of softmax
-//    outputs take about five steps (two to eight). The kernel is bound by the integer pipe, not
-//    by memory: every instruction per label counts.
+//    over the ranking keys (the probabilities' leading 32 bits, then for double the low word,
+//    then the label index) keeps the labels that can still hold the end; a step counts the labels
+//    above the pivot and sums their mass in one pass over the row and scores the first label
+//    below it (its rank and the mass before it are known), which tells which side holds the end.
+//    When at most 32 labels remain, one per lane, they are sorted by a bitonic network and
+//    scored. A step reads the row from registers once, with four and a half instructions per
+//    label for float and six for double, and needs no shared memory; rows of softmax outputs take
+//    about five steps (two to eight). The kernel is bound by the integer pipe, not by memory:
+//    every instruction per label counts.
 //
 // Agreement with the host. LAC and Top-K scores and sets are the host's bit for bit (ranks are
 // exact counts). APS and RAPS masses are sums of the same probabilities in another order (and
@@ -230,26 +231,25 @@ __global__ void elementwise_sets_kernel(S score, matrix_view<const T> probabilit
 }
 
 /// What one pass over a row finds: whether every entry is a probability, the row sum (in
-/// double), and the largest and smallest probability bits.
-template <float_or_double T>
+/// double), and the largest and smallest leading bits (warp_row.cuh).
 struct row_summary {
   bool entries_ok;
   double sum;
-  probability_bits<T> highest;
-  probability_bits<T> lowest;
+  std::uint32_t highest;
+  std::uint32_t lowest;
 };
 
-/// The summary of a row, the same on all lanes: the row's bit range (see warp_row.cuh) and a
-/// pass for the sum, to which the padding slots past the row's end add +0. An entry is a
-/// probability exactly when its bits are below those of +infinity (ranked_set_end.cuh), so the
-/// largest bits check them all.
+/// The summary of a row, the same on all lanes: the row's leading-bit range (see warp_row.cuh)
+/// and a pass for the sum, to which the padding slots past the row's end add +0. An entry is a
+/// probability exactly when its leading bits are below those of +infinity (ranked_set_end.cuh),
+/// so the largest check them all.
 template <float_or_double T, class Row>
-__device__ row_summary<T> summarize(const Row& row) {
+__device__ row_summary summarize(const Row& row) {
   double sum = 0;
   row.for_each([&](T p, std::int32_t, bool) { sum += static_cast<double>(p); });
-  const bit_range<T> bits = row.bits();
-  const probability_bits<T> highest = warp_max(bits.highest);
-  return {highest < infinity_bits<T>, group_sum(sum, 32), highest, warp_min(bits.lowest)};
+  const bit_range bits = row.bits();
+  const std::uint32_t highest = warp_max(bits.highest);
+  return {highest < infinity_leading_bits<T>, group_sum(sum, 32), highest, warp_min(bits.lowest)};
 }
 
 /// Threads per block of ranked_sets_kernel: one row per warp.
@@ -277,7 +277,7 @@ __global__ void __launch_bounds__(ranked_sets_threads, ranked_sets_min_blocks<Ro
   const std::uint64_t warps = std::uint64_t{gridDim.x} * blockDim.x / 32;
   for (std::uint64_t i = warp; i < n; i += warps) {
     const Row row(probabilities.data + i * probabilities.cols, classes, lane);
-    const row_summary<T> summary = summarize<T>(row);
+    const row_summary summary = summarize<T>(row);
     if (!summary.entries_ok || !sums_to_one(summary.sum)) {
       if (lane == 0)
         report_violation(violation, fault_code(summary.entries_ok ? row_fault::sum : row_fault::entry, i, n));

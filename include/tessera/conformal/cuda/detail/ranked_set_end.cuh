@@ -15,8 +15,15 @@
 //    sum). If it is admitted, so is every candidate above the pivot: the candidates shrink to the
 //    keys below it. Otherwise the end is above the pivot or is that label: the candidates shrink
 //    to the keys above, and that label is the end should every candidate be admitted.
-//  * The keys are first the probability bits (which order as the values do), so a step halves
-//    the range of bits still open; once every candidate has the same probability, their labels.
+//  * The keys are first the probabilities' leading bits (warp_row.cuh), which order as the values
+//    do, so a step halves the range of bits still open; once every candidate has the same key,
+//    the rest of a double's bits; once every candidate has the same probability, their labels.
+//    A float's key is its whole pattern. A double's first key is its high word, compared in one
+//    32-bit instruction instead of two, which halves the work per label of a double row; the
+//    probability of the first label below the pivot is then known to lie between the smallest and
+//    the largest double of its key, and scoring both ends decides the step (the scores of APS,
+//    RAPS and Top-K never decrease as the probability grows) unless q falls between them, about
+//    2^-20 of the label's u p, when one more pass finds that label.
 //  * With at most 32 candidates left, they are gathered one per lane, sorted by a bitonic network,
 //    their masses summed by a scan and scored: the set ends at the first that fails.
 // Rows of softmax outputs take about five steps (two to eight). The only shared memory is the 32
@@ -59,10 +66,16 @@ __device__ probability_bits<T> bits_of(T p) {
   return std::bit_cast<probability_bits<T>>(p);
 }
 
-/// The bits of +infinity: an entry p (with -0 turned into +0) is finite and >= 0 exactly when its
-/// bits are below these, as negative values and NaNs have larger bit patterns.
+/// Bits below the leading 32 (warp_row.cuh): none for float, the low word for double.
 template <float_or_double T>
-inline constexpr probability_bits<T> infinity_bits = std::bit_cast<probability_bits<T>>(std::numeric_limits<T>::infinity());
+inline constexpr int trailing_bit_count = 8 * static_cast<int>(sizeof(T)) - 32;
+
+/// The leading bits of +infinity: an entry p (with -0 turned into +0) is finite and >= 0 exactly
+/// when its leading bits are below these, as negative values and NaNs have larger ones (the
+/// trailing bits of +infinity are zero).
+template <float_or_double T>
+inline constexpr std::uint32_t infinity_leading_bits = static_cast<std::uint32_t>(
+    std::bit_cast<probability_bits<T>>(std::numeric_limits<T>::infinity()) >> trailing_bit_count<T>);
 
 /// Where the set of a row ends: it holds the labels ranked before `first_out`.
 template <float_or_double T>
@@ -117,29 +130,57 @@ struct row_rule {
   }
 };
 
-/// Rank keys while the candidates span several probabilities: the probability bits, so that a
-/// larger key ranks first. Every label is eligible; the labels of one key tie.
+// Rank keys: a larger key ranks first, and the eligible labels of one key rank together. Each
+// kind says whether its keys are `exact` (the labels of a key share one probability) and gives
+// first_of(k): for exact keys the first label of key k; otherwise a place in the ranking after
+// every label of a higher key and no later than the first label of key k, whose probability is
+// the largest of the key (and lowest_probability(k) the smallest).
+
+/// Keys while the candidates span several probabilities: the leading bits (warp_row.cuh). Every
+/// label is eligible. Exact for float; a double's key is its high word.
 template <float_or_double T>
 struct probability_keys {
-  using key = probability_bits<T>;
+  using key = std::uint32_t;
+  static constexpr bool exact = trailing_bit_count<T> == 0;
 
-  __device__ key of(T p, std::int32_t) const { return bits_of(p); }
+  __device__ key of(T p, std::int32_t) const { return leading_bits(p); }
 
   /// Every label, and the padding slots past the row's end too: they hold +0, whose key 0 is
   /// below every pivot (pivots exceed `low` >= 0) and no higher than any real key, so they
   /// change no tally.
   __device__ bool eligible(T, bool) const { return true; }
 
-  /// A label that ranks as the first label of key k: its probability, and label 0, since no
-  /// label of that probability ranks before the first one.
-  __device__ ranked_label<T> first_of(key k) const { return {std::bit_cast<T>(k), 0}; }
+  /// The largest probability of key k and label 0: no label of key k ranks before it.
+  __device__ ranked_label<T> first_of(key k) const {
+    constexpr probability_bits<T> trailing = (probability_bits<T>{1} << trailing_bit_count<T>) - 1;
+    return {std::bit_cast<T>(probability_bits<T>{k} << trailing_bit_count<T> | trailing), 0};
+  }
+
+  __device__ T lowest_probability(key k) const {
+    return std::bit_cast<T>(probability_bits<T>{k} << trailing_bit_count<T>);
+  }
 };
 
-/// Rank keys once the candidates share one probability (bits `tie`): the complemented labels, so
-/// that the lower label has the larger key. Only the labels of that probability are eligible.
+/// Keys once the candidates of a double row share one high word `leading`: the low word. Only the
+/// labels of that high word are eligible.
+struct trailing_word_keys {
+  using key = std::uint32_t;
+  static constexpr bool exact = true;
+  std::uint32_t leading;
+
+  __device__ key of(double p, std::int32_t) const { return static_cast<key>(bits_of(p)); }
+  __device__ bool eligible(double p, bool valid) const { return valid & (leading_bits(p) == leading); }
+  __device__ ranked_label<double> first_of(key k) const {
+    return {std::bit_cast<double>(std::uint64_t{leading} << 32 | k), 0};
+  }
+};
+
+/// Keys once the candidates share one probability (bits `tie`): the complemented labels, so that
+/// the lower label has the larger key. Only the labels of that probability are eligible.
 template <float_or_double T>
 struct tied_label_keys {
   using key = std::uint32_t;
+  static constexpr bool exact = true;
   probability_bits<T> tie;
 
   __device__ key of(T, std::int32_t label) const { return ~static_cast<key>(label); }
@@ -181,9 +222,22 @@ struct split_tally {
   Key lower_highest;
 };
 
+/// mass + p when `add`, else mass, bit for bit. For float a predicated add. For double a fused
+/// multiply-add by 1 or 0: the select then sets the high word of that factor alone (its low word
+/// is 0 either way), one instruction where nvcc selects both words of a sum computed anyway.
+template <float_or_double T>
+__device__ T add_if(bool add, T mass, T p) {
+  if constexpr (sizeof(T) == 8) {
+    return fma(p, add ? 1.0 : 0.0, mass);
+  } else {
+    return add ? mass + p : mass;
+  }
+}
+
 /// One pass over the row: the tallies of the split at `pivot`, the same on all lanes. Written so
 /// that the compiler emits a compare, two predicated float adds, a select and half a three-input
-/// max per label: the integer pipe, which bounds the kernel, sees two and a half of them.
+/// max per label: the integer pipe, which bounds the kernel, sees two and a half of them (for
+/// double, add_if's select and fma and a register move every other label besides: six in all).
 template <float_or_double T, class Keys, class Row>
 __device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const Keys& keys,
                                                           typename Keys::key pivot) {
@@ -195,13 +249,42 @@ __device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const 
     const key k = keys.of(p, j);
     if (!keys.eligible(p, valid)) return;
     const bool upper = k >= pivot;
-    if (upper) {
-      count += 1;
-      mass += p;
-    }
+    if (upper) count += 1;
+    mass = add_if(upper, mass, p);
     lower_highest = max(lower_highest, upper ? key(0) : k);  // three-input max over label pairs
   });
   return {warp_sum(static_cast<std::int32_t>(count)), group_sum(mass, 32), warp_max(lower_highest)};
+}
+
+/// The largest probability among the eligible labels of key k (one pass; the labels' largest
+/// bits, 0 when none).
+template <float_or_double T, class Keys, class Row>
+__device__ T largest_probability_of_key(const Row& row, const Keys& keys, typename Keys::key k) {
+  probability_bits<T> largest = 0;
+  row.for_each([&](T p, std::int32_t j, bool valid) {
+    const bool of_key = keys.eligible(p, valid) & (keys.of(p, j) == k);
+    largest = max(largest, of_key ? bits_of(p) : probability_bits<T>{0});
+  });
+  return std::bit_cast<T>(warp_max(largest));
+}
+
+/// Whether the first label of key k, at `rank` after labels of mass `mass`, is admitted. Exact
+/// keys know its probability. Otherwise it lies between the key's smallest and largest
+/// probability: a score that never decreases as the probability grows is decided by those two
+/// ends unless they disagree, and then (or for other scores) one more pass finds the label.
+template <float_or_double T, class S, class Keys, class Row>
+__device__ bool admits_first_of_key(const row_rule<T, S>& rule, const Row& row, const Keys& keys,
+                                    typename Keys::key k, std::int32_t rank, T mass) {
+  const T largest = keys.first_of(k).probability;
+  if constexpr (Keys::exact) {
+    return rule.admits(largest, rank, mass);
+  } else {
+    if constexpr (probability_monotone_score<S, T>) {
+      if (rule.admits(largest, rank, mass)) return true;
+      if (!rule.admits(keys.lowest_probability(k), rank, mass)) return false;
+    }
+    return rule.admits(largest_probability_of_key<T>(row, keys, k), rank, mass);
+  }
 }
 
 /// One step (count > 0 and low < high): splits the candidates at their middle key and keeps the
@@ -211,7 +294,8 @@ __device__ split_tally<T, typename Keys::key> tally_split(const Row& row, const 
 /// takes the same decisions.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_range<T, Keys>& range) {
-  const typename Keys::key pivot = range.low + (range.high - range.low + 1) / 2;
+  // low + ceil((high - low) / 2), in (low, high], without overflow when the range spans every key.
+  const typename Keys::key pivot = range.high - (range.high - range.low) / 2;
   const auto tally = tally_split<T>(row, range.keys, pivot);
   // Candidates at or above the pivot: the tally also counts every label ranked before them.
   const std::int32_t upper = range.base_rank + tally.upper_count - range.rank_offset;
@@ -223,10 +307,9 @@ __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_rang
     range.low = pivot;
     return;
   }
-  const ranked_label<T> lower_first = range.keys.first_of(tally.lower_highest);
   const std::int32_t rank = range.base_rank + tally.upper_count + 1;
   const T mass = range.base_mass + tally.upper_mass;
-  if (rule.admits(lower_first.probability, rank, mass)) {
+  if (admits_first_of_key(rule, row, range.keys, tally.lower_highest, rank, mass)) {
     range.high = tally.lower_highest;
     range.count -= upper;
     range.rank_offset = rank - 1;
@@ -234,7 +317,7 @@ __device__ void split(const row_rule<T, S>& rule, const Row& row, candidate_rang
   } else {
     range.low = pivot;
     range.count = upper;
-    range.end = set_end<T>{lower_first};
+    range.end = set_end<T>{range.keys.first_of(tally.lower_highest)};
   }
 }
 
@@ -259,8 +342,9 @@ __device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane
   return mine;
 }
 
-/// The end of the set among at most 32 candidates: gathered one per lane through `slots`, sorted, their masses summed by a scan,
-/// scored; the set ends at the first that fails, or at range.end when none does.
+/// The end of the set among at most 32 candidates: gathered one per lane through `slots`,
+/// sorted, their masses summed by a scan, scored; the set ends at the first that fails, or at
+/// range.end when none does.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
                                  candidate_slots<T>& slots, unsigned lane) {
@@ -288,29 +372,73 @@ __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, con
   return {{__shfl_sync(full_warp, candidate.probability, first), __shfl_sync(full_warp, candidate.label, first)}};
 }
 
-/// Where the set of a row of `classes` labels ends, for the row's largest and smallest
-/// probability bits `highest` and `lowest`: steps by probability, then (when more than 32 labels
-/// share the probability left) by label, then a last round. Warp-uniform.
+/// The smallest and largest of some keys.
+template <class Key>
+struct key_span {
+  Key lowest;
+  Key highest;
+};
+
+/// The span of the eligible labels' keys (one pass; {~0, 0} when none).
+template <float_or_double T, class Keys, class Row>
+__device__ key_span<typename Keys::key> eligible_key_span(const Row& row, const Keys& keys) {
+  using key = typename Keys::key;
+  key lowest = ~key{0};
+  key highest = 0;
+  row.for_each([&](T p, std::int32_t j, bool valid) {
+    const bool eligible = keys.eligible(p, valid);
+    const key k = keys.of(p, j);
+    lowest = min(lowest, eligible ? k : ~key{0});
+    highest = max(highest, eligible ? k : key{0});
+  });
+  return {warp_min(lowest), warp_max(highest)};
+}
+
+/// The candidates of `from` (which share one key) under finer keys spanning [low, high]: the
+/// labels ranked before them are now ranked before every eligible label.
+template <class Keys, float_or_double T, class From>
+__device__ candidate_range<T, Keys> refined(const candidate_range<T, From>& from, Keys keys,
+                                            typename Keys::key low, typename Keys::key high) {
+  return {keys, low, high, from.count, from.rank_offset, from.mass_offset, from.rank_offset, from.mass_offset,
+          from.end};
+}
+
+/// Splits until at most 32 candidates are left or they share one key.
+template <float_or_double T, class S, class Keys, class Row>
+__device__ void narrow(const row_rule<T, S>& rule, const Row& row, candidate_range<T, Keys>& range) {
+  while (range.count > 32 && range.low != range.high) split(rule, row, range);
+}
+
+/// Where the set of a row of `classes` labels ends, for the row's largest and smallest leading
+/// bits `highest` and `lowest`: steps by leading bits, then (for double, when more than 32 labels
+/// share the high word left) by the low word, then (when more than 32 labels share the
+/// probability left) by label, then a last round. Warp-uniform.
 template <float_or_double T, class S, class Row>
 __device__ set_end<T> find_set_end(const row_rule<T, S>& rule, const Row& row, std::int32_t classes,
-                                   probability_bits<T> highest, probability_bits<T> lowest,
-                                   candidate_slots<T>& slots, unsigned lane) {
-  candidate_range<T, probability_keys<T>> by_probability{
+                                   std::uint32_t highest, std::uint32_t lowest, candidate_slots<T>& slots,
+                                   unsigned lane) {
+  candidate_range<T, probability_keys<T>> by_leading_bits{
       {}, lowest, highest, classes, 0, T(0), 0, T(0), set_end<T>::whole_row()};
-  while (by_probability.count > 32 && by_probability.low != by_probability.high) split(rule, row, by_probability);
-  if (by_probability.count <= 32) return last_round(rule, row, by_probability, slots, lane);
+  narrow(rule, row, by_leading_bits);
+  if (by_leading_bits.count <= 32) return last_round(rule, row, by_leading_bits, slots, lane);
 
-  candidate_range<T, tied_label_keys<T>> by_label{{by_probability.high},
-                                                  ~static_cast<std::uint32_t>(classes - 1),
-                                                  ~std::uint32_t{0},
-                                                  by_probability.count,
-                                                  by_probability.rank_offset,
-                                                  by_probability.mass_offset,
-                                                  by_probability.rank_offset,
-                                                  by_probability.mass_offset,
-                                                  by_probability.end};
-  while (by_label.count > 32) split(rule, row, by_label);
-  return last_round(rule, row, by_label, slots, lane);
+  const auto by_label = [&](const auto& tied) {
+    const probability_bits<T> tie = bits_of(tied.keys.first_of(tied.high).probability);
+    auto range = refined(tied, tied_label_keys<T>{tie}, ~static_cast<std::uint32_t>(classes - 1), ~std::uint32_t{0});
+    while (range.count > 32) split(rule, row, range);
+    return last_round(rule, row, range, slots, lane);
+  };
+  if constexpr (probability_keys<T>::exact) {
+    return by_label(by_leading_bits);
+  } else {
+    // Rare on softmax rows: more than 32 labels within 2^-20 of one another (or equal).
+    const trailing_word_keys keys{by_leading_bits.high};
+    const key_span<std::uint32_t> span = eligible_key_span<T>(row, keys);
+    auto by_trailing_word = refined(by_leading_bits, keys, span.lowest, span.highest);
+    narrow(rule, row, by_trailing_word);
+    if (by_trailing_word.count <= 32) return last_round(rule, row, by_trailing_word, slots, lane);
+    return by_label(by_trailing_word);
+  }
 }
 
 }  // namespace tessera::conformal::detail

@@ -18,18 +18,26 @@ namespace tessera::conformal::detail {
 template <float_or_double T>
 using probability_bits = tessera::bits_of<T>;
 
-/// The largest and smallest bit patterns among the entries p + 0 that one lane holds: for
-/// entries >= 0 the bits of the largest and smallest (they order as the values do); a negative
-/// entry or a NaN has larger bits than +infinity.
+/// The leading 32 bits of the pattern of p + 0: all of a float's, the high word of a double's.
+/// For entries >= 0 they order as the values do (for double not strictly: the high word holds the
+/// exponent and the leading 20 bits of the fraction); a negative entry or a NaN has larger leading
+/// bits than +infinity. Comparing them costs one 32-bit instruction where a double's whole
+/// pattern costs two.
 template <float_or_double T>
-struct bit_range {
-  probability_bits<T> highest = 0;
-  probability_bits<T> lowest = ~probability_bits<T>(0);
+__device__ std::uint32_t leading_bits(T p) {
+  return static_cast<std::uint32_t>(std::bit_cast<probability_bits<T>>(p) >> (8 * sizeof(T) - 32));
+}
 
+/// The largest and smallest leading bits among the entries p + 0 that one lane holds.
+struct bit_range {
+  std::uint32_t highest = 0;
+  std::uint32_t lowest = ~std::uint32_t{0};
+
+  template <float_or_double T>
   __device__ void add(T p) {
-    const auto bits = std::bit_cast<probability_bits<T>>(p);
-    highest = bits > highest ? bits : highest;
-    lowest = bits < lowest ? bits : lowest;
+    const std::uint32_t bits = leading_bits(p);
+    highest = max(bits, highest);
+    lowest = min(bits, lowest);
   }
 };
 
@@ -67,9 +75,9 @@ class register_row {
     for (int v = 0; v < V; ++v) values_[v] = v < valid_slots_ ? values_[v] : T(0);
   }
 
-  /// The bit range of this lane's entries (none when the lane holds no label: a row shorter than
+  /// The leading-bit range of this lane's entries (none when the lane holds no label: a row shorter than
   /// 32 repeats its last entry there, which is harmless).
-  __device__ bit_range<T> bits() const { return bits_; }
+  __device__ bit_range bits() const { return bits_; }
 
   /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
   /// the same number of calls (valid = false past the row's end), so visit may use warp
@@ -82,7 +90,7 @@ class register_row {
 
  private:
   T values_[V];
-  bit_range<T> bits_;
+  bit_range bits_;
   std::int32_t lane_;
   /// The slots that hold labels of the row: validity is a compare with a constant, without
   /// forming the label, in every pass.
@@ -99,9 +107,9 @@ class memory_row {
   __device__ memory_row(const T* row, std::int32_t classes, unsigned lane)
       : row_(row), classes_(classes), lane_(static_cast<std::int32_t>(lane)) {}
 
-  /// The bit range of this lane's entries: one pass over them.
-  __device__ bit_range<T> bits() const {
-    bit_range<T> range;
+  /// The leading-bit range of this lane's entries: one pass over them.
+  __device__ bit_range bits() const {
+    bit_range range;
     for_each([&](T p, std::int32_t, bool valid) {
       if (valid) range.add(p);
     });
