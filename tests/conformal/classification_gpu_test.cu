@@ -7,7 +7,7 @@
 // Tolerances. LAC and Top-K: identical (their scores involve no sum; ranks are exact counts).
 // APS and RAPS: the mass before a label is a sum of at most K - 1 probabilities of total <= 1,
 // summed in another order on each side, so each differs from the exact sum by at most
-// gamma_(K-1) <= (K - 1) eps / 2 (plus the rounding of m + u p + penalty, which nvcc may fuse):
+// gamma_(K-1) <= (K - 1) eps / 2 (plus the rounding of m + u p + penalty, which the device fuses):
 // |s_device - s_host| <= K eps (1 + |s|). A set may differ only in labels whose host score is
 // within that distance of q; every difference found is checked to be such a near-tie.
 #include <catch2/catch.hpp>

@@ -29,10 +29,10 @@
 //
 // Agreement with the host. LAC and Top-K scores and sets are the host's bit for bit (ranks are
 // exact counts). APS and RAPS masses are sums of the same probabilities in another order (and
-// nvcc may fuse m + u p into one fma), so a score differs from the host's by at most
-// K eps (1 + s): a calibration score by that much, and a set only in labels whose host score is
-// within K eps (1 + q) of q. Rows of dyadic probabilities (exact sums) give the host's sets
-// exactly for deterministic APS.
+// the device always fuses m + u p into one fma, a host only with FMA), so a score differs from
+// the host's by at most K eps (1 + s): a calibration score by that much, and a set only in labels
+// whose host score is within K eps (1 + q) of q. Rows of dyadic probabilities (exact sums) give
+// the host's sets exactly for deterministic APS.
 //
 // Input checks run inside the kernels that read the data (see detail/stream_memory.cuh): entries
 // finite and >= 0, rows summing to 1 within 1e-6, labels in [0, K). Each call then reads one word
