@@ -300,29 +300,35 @@ struct aps_score_without_probability_trait {
   }
 };
 
-// Thresholds at every label's score in row 0 (u = 1: the scores of deterministic APS are the
-// same in every row), so that some threshold lies between the scores of the smallest and the
-// largest probability of the group the device's search is deciding.
+// Thresholds at every label's score s in row 0 (u = 1: the scores of deterministic APS are the
+// same in every row) and at s (1 -+ 1e-11): within the span of scores that a double high word
+// allows the label (about 2^-20 of its probability), far outside the sums' rounding (about
+// K eps = 2e-13), so that the device must decide that label exactly, and every way it can err
+// leaves a difference that check_near_ties rejects.
 template <class T, class S>
-std::vector<T> every_score_of_first_row(const S& score, const labelled_rows<T>& rows) {
+std::vector<T> scores_of_first_row_and_beside(const S& score, const labelled_rows<T>& rows) {
   std::vector<std::int32_t> scratch(rows.classes());
   std::vector<T> scores(rows.classes());
   cf::fill_scores(score, rows.row(0), T(1), std::span<std::int32_t>(scratch), std::span<T>(scores));
-  return scores;
+  std::vector<T> thresholds;
+  for (const T s : scores)
+    for (const double factor : {1 - 1e-11, 1.0, 1 + 1e-11}) thresholds.push_back(static_cast<T>(s * factor));
+  return thresholds;
 }
 
 }  // namespace
 
 TEMPLATE_TEST_CASE("ranked sets of rows of near-tied probabilities on the device", "[gpu]", float, double) {
   // K = 100 in two groups (rows in registers, 8 per lane), 1000 in eight (32 per lane), 1500 in
-  // ten (read from memory). Deterministic APS with q at each label's score: every decision
-  // between two groups is the one the score's bounds leave open; RAPS at general thresholds.
+  // ten (read from memory). Deterministic APS with q at and beside each label's score: the
+  // decisions between two groups are those the score's bounds leave open; RAPS at general
+  // thresholds.
   const std::pair<std::size_t, std::size_t> shapes[] = {{100, 2}, {1000, 8}, {1500, 10}};
   for (const auto& [classes, groups] : shapes) {
     const auto rows = near_tied_rows<TestType>(4, classes, groups);
     const cf::aps_score deterministic{false};
     const aps_score_without_probability_trait untraited;
-    for (const TestType q : every_score_of_first_row(deterministic, rows)) {
+    for (const TestType q : scores_of_first_row_and_beside(deterministic, rows)) {
       INFO("K = " << classes << ", q = " << q);
       const auto host = host_sets(deterministic, rows, q, 5, 0);
       check_near_ties(deterministic, rows, q, 5, 0, host, device_sets(deterministic, rows, q, 5, 0));
