@@ -229,6 +229,16 @@ TEMPLATE_TEST_CASE("the device low-rank forward matches the host's", "[gpu]", fl
       // last tile part-filled. (b = 5, 6, 3 above take it too: one range, or a few.)
       {member_inputs::shared, 2000, 516, 1, 2, 0, 3, true, 0},
       {member_inputs::shared, 3001, 302, 8, 1, 1, 4, true, 2},
+      // The fused kernel (X W, then one block per unit drawing A and expanding B): m <= 2048 with
+      // any units (700 x 20, 2000 x 516 and, for double, 37 x 30 above take it too; 1500 rows: two
+      // chunks of X for float, three for double, at rank 4 one tile of 1024 columns for float, the
+      // two kernels for double), or, whatever m, 2 units per SM at ranks 2 to 4 and 8 at rank 1
+      // (264 and 1056 on a 132-SM H100 or H200: 2500 and 2100 rows, three and five chunks, the
+      // last part-filled; first = 1 cuts off the first pair's + member; rank 3 for float only)
+      {member_inputs::shared, 1500, 1024, 8, 4, 0, 10, false, 2},
+      {member_inputs::shared, 2500, 32, 4, 2, 1, 601, true, 3},
+      {member_inputs::shared, 2500, 32, 8, 3, 0, 600, true, 1},
+      {member_inputs::shared, 2100, 8, 1, 1, 0, 2200, true, 0},
   };
   for (const forward_case& c : cases) check_forward<TestType>(c);
 }

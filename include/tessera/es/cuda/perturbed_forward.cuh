@@ -38,6 +38,14 @@
 // es/cuda/detail/stream_fork.cuh); kernel 2 waits for both. The call as a whole stays ordered on
 // policy.stream: it starts after the work enqueued there before it, and work enqueued there after
 // it starts after all of it.
+// Fused (shared inputs, b <= 8, r <= 4 for float or 2 for double, 16-byte vectors, and many units
+// or m <= 2048: fused_forward_serves): after X W, one kernel in which a block takes a unit at a
+// time, computes its P = (σ/√r) X A_u itself (X staged in chunks, each thread drawing whole
+// Philox blocks of A's rows and keeping b r sums in registers, reduced over the block in a fixed
+// order) and then expands every tile of its columns as kernel 2 does. No P in global memory, and
+// the blocks drift apart, so that the projection (issue-bound) of some hides under the writes
+// (memory-bound) of others; kernel 1 beside X W hid little of it (its single wave of long blocks
+// left no room beside X W's).
 // Full rank (full_rank{}, the naive baseline): a kernel forms W + σ_i E_i (E_i's m n draws) for
 // a chunk of members in scratch memory, then one strided-batched GEMM multiplies each by X_i.
 //
@@ -51,13 +59,13 @@
 //
 // Memory: one scratch allocation ordered on the policy's stream (cudaMallocAsync): X W (b n values)
 // when shared and, for the skinny product, its ranges' partial sums (b n values per range, one
-// wave of its blocks over the tiles of columns), P (b r values per projection), and when A's
-// rows are split the ranges' partial sums (at most project_partial_values values); full rank: the
-// perturbed weights of at most `scratch_bytes` (256 MiB) of members at a time. The cuBLAS handle
-// runs with host-side α, β for the call (on the side stream for the low-rank GEMM, on
-// policy.stream for full rank; its stream and pointer mode restored after); its math mode is the
-// caller's, so TF32 tensor-op math, if the caller enabled it, changes the float GEMM's rounding
-// beyond the bound above.
+// wave of its blocks over the tiles of columns), P (b r values per projection; not when fused),
+// and when A's rows are split the ranges' partial sums (at most project_partial_values values);
+// full rank: the perturbed weights of at most `scratch_bytes` (256 MiB) of members at a time. The
+// cuBLAS handle runs with host-side α, β for the call (on the side stream for the low-rank GEMM,
+// on policy.stream for full rank; its stream and pointer mode restored after); its math mode is
+// the caller's, so TF32 tensor-op math, if the caller enabled it, changes the float GEMM's
+// rounding beyond the bound above.
 
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -392,60 +400,170 @@ __device__ void write_rows(const T* xw, std::uint32_t n, row_pass pass, const ro
   }
 }
 
-/// Kernel 2: out[q][row][col] = xw_q[row][col] ± Σ_k P[row][k] B_u[col][k] for the members q of
-/// each unit u (+ for the even member of a pair), P the unit's projection (shared inputs) or the
-/// member's (per member), in tiles of tile_columns columns (vectors = tile_columns / Vec threads
-/// per row group, a power of two dividing blockDim.x). B's tile lives transposed in shared
-/// memory: bt[k tile_columns + c]. With shared inputs the sum and X W's rows are formed once for
-/// both members. xw may be out itself (per-member inputs): each element is read, then written,
-/// by one thread.
+/// Kernel 2's work on one tile: out[q][row][col] = xw_q[row][col] ± Σ_k P[row][k] B_u[col][k]
+/// for the members q of unit u (+ for the even member of a pair) and the columns [c0, c0 +
+/// tile_columns) ∩ [0, n), rows in passes of the block's row groups (vectors = tile_columns / Vec
+/// threads per group, a power of two dividing blockDim.x). With shared inputs p is the unit's P
+/// (b × r) and one sum and one read of X W serve both members; per member p holds every
+/// member's P and xw every member's X W (member q's at xw + q xw_stride). The tile of B lives
+/// transposed in bt (tile_columns × r values of shared memory): bt[k tile_columns + c]. Starts and
+/// ends with every thread of the block past a barrier.
+template <float_or_double T, int Vec>
+__device__ void expand_tile(const T* xw, std::uint64_t xw_stride, const T* p, const forward_shape& shape,
+                            const member_streams<T>& noise, std::uint64_t u, std::uint32_t c0,
+                            std::uint32_t tile_columns, T* bt, T* out) {
+  const std::uint32_t b = shape.b, n = shape.n, r = shape.r;
+  const tessera::detail::fast_divisor by_rank = shape.by_rank;
+  const std::uint32_t vectors = tile_columns / Vec;
+  const std::uint32_t c = (threadIdx.x % vectors) * Vec;  // this thread's first column in the tile
+  const std::uint32_t group = threadIdx.x / vectors, groups = blockDim.x / vectors;
+  const std::uint32_t columns = min(tile_columns, n - c0);
+  __syncthreads();  // every thread is done with the previous tile
+  generate_normal_range<T>(noise.unit_stream(u), (std::uint64_t{shape.m} + c0) * r, columns * r,
+                           [=](std::uint32_t d, T z) {
+                             const std::uint32_t column = by_rank.quotient(d);
+                             bt[by_rank.remainder(d, column) * tile_columns + column] = z;
+                           });
+  __syncthreads();
+  if (c >= columns) return;  // a narrow last tile (n is a multiple of Vec for Vec > 1)
+  const std::uint64_t plus = noise.member_of_unit(u, false), minus = noise.member_of_unit(u, true);
+  const std::uint64_t column = c0 + c;
+  const auto out_of = [&](std::uint64_t q) { return q == no_member ? nullptr : out + q * b * n + column; };
+  // Rows group, group + groups, ...: rows_in_registers of them per pass.
+  for (std::uint32_t first_row = group; first_row < b; first_row += groups * rows_in_registers) {
+    const row_pass pass{first_row, groups, b};
+    row_values<T, Vec> s;
+    if (shape.inputs == member_inputs::per_member) {  // each member its own P and X W
+      for (int negated = 0; negated < 2; ++negated) {
+        const std::uint64_t q = negated == 1 ? minus : plus;
+        if (q == no_member) continue;
+        low_rank_rows<T, Vec>(p + q * b * r, r, bt + c, tile_columns, pass, s);
+        write_rows<T, Vec>(xw + q * xw_stride + column, n, pass, s, negated == 1 ? nullptr : out_of(q),
+                           negated == 1 ? out_of(q) : nullptr);
+      }
+    } else {  // one sum and one read of X W for both members
+      low_rank_rows<T, Vec>(p, r, bt + c, tile_columns, pass, s);
+      write_rows<T, Vec>(xw + column, n, pass, s, out_of(plus), out_of(minus));
+    }
+  }
+}
+
+/// Kernel 2: expand_tile for every (unit, tile of tile_columns columns), P from kernel 1 (the
+/// unit's at p + u b r with shared inputs). xw may be out itself (per-member inputs): each element
+/// is read, then written, by one thread.
 template <float_or_double T, int Vec>
 __global__ void __launch_bounds__(forward_threads, 4)
     expand_kernel(const T* xw, std::uint64_t xw_stride, const T* p, forward_shape shape, member_streams<T> noise,
                   std::uint32_t tile_columns, T* out) {
   extern __shared__ __align__(16) unsigned char shared_bytes[];
-  T* bt = reinterpret_cast<T*>(shared_bytes);
-  const std::uint32_t b = shape.b, n = shape.n, r = shape.r;
-  const tessera::detail::fast_divisor by_rank = shape.by_rank;
-  const std::uint32_t tiles = (n + tile_columns - 1) / tile_columns;
-  const std::uint32_t vectors = tile_columns / Vec;
-  const std::uint32_t c = (threadIdx.x % vectors) * Vec;  // this thread's first column in the tile
-  const std::uint32_t group = threadIdx.x / vectors, groups = blockDim.x / vectors;
+  T* const bt = reinterpret_cast<T*>(shared_bytes);
+  const std::uint32_t tiles = (shape.n + tile_columns - 1) / tile_columns;
   const bool per_member = shape.inputs == member_inputs::per_member;
   const tessera::detail::fast_divisor by_tiles(tiles);
   const std::uint64_t items = noise.units() * tiles;
   for (std::uint64_t item = blockIdx.x; item < items; item += gridDim.x) {
     const std::uint64_t u = by_tiles.wide_quotient(item);
     const std::uint32_t c0 = static_cast<std::uint32_t>(item - u * tiles) * tile_columns;
-    const std::uint32_t columns = min(tile_columns, n - c0);
-    __syncthreads();  // every thread is done with the previous tile
-    generate_normal_range<T>(noise.unit_stream(u), (std::uint64_t{shape.m} + c0) * r, columns * r,
-                             [=](std::uint32_t d, T z) {
-                               const std::uint32_t column = by_rank.quotient(d);
-                               bt[by_rank.remainder(d, column) * tile_columns + column] = z;
-                             });
+    expand_tile<T, Vec>(xw, xw_stride, per_member ? p : p + u * shape.b * shape.r, shape, noise, u, c0, tile_columns,
+                        bt, out);
+  }
+}
+
+/// The largest rank the fused forward takes: each of its threads keeps b × r sums (b <=
+/// skinny_max_rows) of its rows of X A in registers, 32 floats or 16 doubles at most within its
+/// 64 registers (double at rank 4 spilled 356 bytes).
+template <float_or_double T>
+inline constexpr std::uint32_t fused_max_rank = sizeof(T) == 4 ? 4 : 2;
+
+/// Rows of A a thread of the fused kernel draws per chunk: one Philox block per rank (four floats
+/// or two doubles), so that its draws j r + k are whole blocks.
+template <float_or_double T>
+inline constexpr std::uint32_t fused_rows_per_thread = static_cast<std::uint32_t>(draws_per_block<T>);
+
+/// Rows of X (and A) per chunk of the fused kernel: forward_threads threads of
+/// fused_rows_per_thread rows; b rows of them fill factor_tile_bytes (32 KiB) at b = 8.
+template <float_or_double T>
+inline constexpr std::uint32_t fused_chunk_rows = forward_threads * fused_rows_per_thread<T>;
+static_assert(skinny_max_rows * fused_chunk_rows<float> * sizeof(float) <= factor_tile_bytes &&
+              skinny_max_rows * fused_chunk_rows<double> * sizeof(double) <= factor_tile_bytes);
+
+/// P_u = scale X A_u (b × R, R = r) into p_u (shared memory) for unit u, by the whole block:
+/// chunks of fused_chunk_rows rows of X staged in `stage`, each thread drawing A's rows j0 ..
+/// j0 + fused_rows_per_thread of the chunk (R whole Philox blocks) and adding their products to
+/// its b × R sums in registers, which the warps then reduce (shuffles, then the warps' sums in
+/// warp order through `warp_sums`): a fixed order of sums, the same bits every run.
+template <float_or_double T, int R>
+__device__ void project_unit(const T* x, const forward_shape& shape, const random_stream& stream, T scale,
+                             bool vector_staging, T* stage, T (*warp_sums)[skinny_max_rows * fused_max_rank<T>],
+                             T* p_u) {
+  constexpr std::uint32_t per_thread = fused_rows_per_thread<T>, chunk = fused_chunk_rows<T>;
+  constexpr std::uint64_t per_block = draws_per_block<T>;
+  const std::uint32_t b = shape.b, m = shape.m, j0 = threadIdx.x * per_thread;
+  T sums[skinny_max_rows][R] = {};
+  for (std::uint32_t c0 = 0; c0 < m; c0 += chunk) {
+    const std::uint32_t rows = min(chunk, m - c0);
+    __syncthreads();  // every thread is done with the previous chunk (or tile of B)
+    stage_rows(x + c0, m, b, rows, stage, chunk, vector_staging);
     __syncthreads();
-    if (c >= columns) continue;  // a narrow last tile (n is a multiple of Vec for Vec > 1)
-    const std::uint64_t plus = noise.member_of_unit(u, false), minus = noise.member_of_unit(u, true);
-    const std::uint64_t column = c0 + c;
-    const auto out_of = [&](std::uint64_t q) { return q == no_member ? nullptr : out + q * b * n + column; };
-    // Rows group, group + groups, ...: rows_in_registers of them per pass.
-    for (std::uint32_t first_row = group; first_row < b; first_row += groups * rows_in_registers) {
-      const row_pass pass{first_row, groups, b};
-      row_values<T, Vec> s;
-      if (per_member) {  // each member its own P and X W
-        for (int negated = 0; negated < 2; ++negated) {
-          const std::uint64_t q = negated == 1 ? minus : plus;
-          if (q == no_member) continue;
-          low_rank_rows<T, Vec>(p + q * b * r, r, bt + c, tile_columns, pass, s);
-          write_rows<T, Vec>(xw + q * xw_stride + column, n, pass, s, negated == 1 ? nullptr : out_of(q),
-                             negated == 1 ? out_of(q) : nullptr);
-        }
-      } else {  // one sum and one read of X W for both members
-        low_rank_rows<T, Vec>(p + u * b * r, r, bt + c, tile_columns, pass, s);
-        write_rows<T, Vec>(xw + column, n, pass, s, out_of(plus), out_of(minus));
+    if (j0 >= rows) continue;
+    // The thread's draws first (R Philox blocks), then one 16-byte read of X per row, so that
+    // only the draws, the sums and one row's values are live (the Philox block and Box-Muller
+    // take the rest of the 64 registers).
+    T z[R * per_block];
+#pragma unroll
+    for (int kb = 0; kb < R; ++kb) {
+      const auto block = normal_block<T>(stream, (std::uint64_t{c0} + j0) * R / per_block + kb);
+#pragma unroll
+      for (std::uint32_t e = 0; e < per_block; ++e) z[kb * per_block + e] = block[e];
+    }
+    const std::uint32_t live = min(per_thread, rows - j0);  // rows past m in the last chunk hold stale values
+#pragma unroll
+    for (std::uint32_t row = 0; row < skinny_max_rows; ++row) {
+      if (row >= b) break;
+      const auto xs = *reinterpret_cast<const packet<T, per_thread>*>(stage + row * chunk + j0);
+#pragma unroll
+      for (std::uint32_t d = 0; d < R * per_block; ++d) {
+        const std::uint32_t j = d / R, k = d % R;  // R is a constant: no division
+        if (j < live) sums[row][k] = fma(xs.value[j], z[d], sums[row][k]);
       }
     }
+  }
+  const unsigned lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (std::uint32_t row = 0; row < skinny_max_rows; ++row)
+#pragma unroll
+    for (int k = 0; k < R; ++k) {
+      if (row >= b) continue;  // uniform: b is the shape's
+      const T total = warp_sum(sums[row][k]);
+      if (lane == 0) warp_sums[warp][row * R + k] = total;
+    }
+  __syncthreads();
+  if (threadIdx.x < b * R) {
+    T total = 0;
+    for (unsigned w = 0; w < blockDim.x / 32; ++w) total += warp_sums[w][threadIdx.x];
+    p_u[threadIdx.x] = total * scale;
+  }
+}
+
+/// The fused forward (shared inputs, b <= skinny_max_rows, r = R <= fused_max_rank<T>): one block
+/// per unit at a time computes the unit's P (project_unit) and then expands every tile of its
+/// columns (expand_tile), with no P in global memory and one launch instead of two. Its blocks
+/// drift apart, so that some draw A (issue-bound) while others write outputs (memory-bound);
+/// with many units per block this hides the projection under the output's writes.
+template <float_or_double T, int Vec, int R>
+__global__ void __launch_bounds__(forward_threads, 4)
+    fused_forward_kernel(const T* x, const T* xw, forward_shape shape, member_streams<T> noise,
+                         std::uint32_t tile_columns, T* out) {
+  extern __shared__ __align__(16) unsigned char shared_bytes[];
+  T* const stage = reinterpret_cast<T*>(shared_bytes);  // X's chunk, then B's tile
+  __shared__ T warp_sums[forward_threads / 32][skinny_max_rows * fused_max_rank<T>];
+  __shared__ T p_u[skinny_max_rows * fused_max_rank<T>];
+  const bool vector_staging = aligned_16(x) && shape.m % vector_width<T> == 0;
+  const std::uint64_t units = noise.units();
+  for (std::uint64_t u = blockIdx.x; u < units; u += gridDim.x) {
+    project_unit<T, R>(x, shape, noise.unit_stream(u), noise.scale, vector_staging, stage, warp_sums, p_u);
+    for (std::uint32_t c0 = 0; c0 < shape.n; c0 += tile_columns)
+      expand_tile<T, Vec>(xw, 0, p_u, shape, noise, u, c0, tile_columns, stage, out);
   }
 }
 
@@ -544,21 +662,31 @@ void launch_project(const forward_call<T>& call, const forward_shape& shape, con
                       where);
 }
 
+/// The columns of an expand tile: as many column vectors (of `vec` values) per row group as
+/// the shared memory (factor_tile_bytes for the tile's r rows of B), the block and the row allow.
+template <float_or_double T>
+std::uint32_t expand_tile_columns(const forward_shape& shape, std::size_t vec) {
+  std::size_t vectors = std::min<std::size_t>(forward_threads, std::bit_ceil((shape.n + vec - 1) / vec));
+  while (vectors > 1 && vectors * vec * shape.r * sizeof(T) > factor_tile_bytes) vectors /= 2;
+  return static_cast<std::uint32_t>(vectors * vec);
+}
+
+/// Whether the expand kernels may take 16-byte vectors: n a multiple of the vector width, X W
+/// and the output 16-byte aligned.
+template <float_or_double T>
+bool expand_vectorized(const forward_shape& shape, const T* xw, const T* out) {
+  return shape.n % vector_width<T> == 0 && aligned_16(xw) && aligned_16(out);
+}
+
 /// Kernel 2: out = X W ± P Bᵀ, X W read from xw (member q's rows at xw + q xw_stride).
 template <float_or_double T>
 void launch_expand(const forward_call<T>& call, const forward_shape& shape, const T* xw, std::uint64_t xw_stride,
                    const T* p, const char* where) {
-  const std::size_t r = shape.r;
-  const bool vectorized = shape.n % vector_width<T> == 0 && aligned_16(xw) && aligned_16(call.out);
-  const std::size_t vec = vectorized ? vector_width<T> : 1;
-  // As many column vectors per row group as the shared memory, the block and the row allow.
-  std::size_t vectors = std::min<std::size_t>(forward_threads, std::bit_ceil((shape.n + vec - 1) / vec));
-  while (vectors > 1 && vectors * vec * r * sizeof(T) > factor_tile_bytes) vectors /= 2;
-  const std::size_t tile_columns = vectors * vec;
-  const std::uint64_t tiles = (shape.n + tile_columns - 1) / tile_columns;
+  const bool vectorized = expand_vectorized(shape, xw, call.out);
+  const std::uint32_t columns = expand_tile_columns<T>(shape, vectorized ? vector_width<T> : 1);
+  const std::uint64_t tiles = (shape.n + columns - 1) / columns;
   const unsigned grid = grid_blocks(call.noise.units() * tiles);
-  const std::size_t shared = tile_columns * r * sizeof(T);
-  const auto columns = static_cast<std::uint32_t>(tile_columns);
+  const std::size_t shared = std::size_t{columns} * shape.r * sizeof(T);
   const cudaStream_t stream = call.policy.stream;
   if (vectorized)
     expand_kernel<T, vector_width<T>>
@@ -569,6 +697,60 @@ void launch_expand(const forward_call<T>& call, const forward_shape& shape, cons
   check_launch(where);
 }
 
+/// The fused forward (fused_forward_kernel) after X W: out = X W ± P Bᵀ with P computed per
+/// unit inside the kernel, for a call that fused_forward_serves. Throws cuda_error on a
+/// failed launch.
+template <float_or_double T>
+void launch_fused(const forward_call<T>& call, const forward_shape& shape, const T* xw, const char* where) {
+  const std::uint32_t columns = expand_tile_columns<T>(shape, vector_width<T>);
+  const std::size_t shared = std::max(std::size_t{shape.b} * fused_chunk_rows<T>, std::size_t{columns} * shape.r) *
+                             sizeof(T);
+  const unsigned grid = grid_blocks(call.noise.units());
+  const cudaStream_t stream = call.policy.stream;
+  const auto launch = [&](auto kernel) {
+    kernel<<<grid, forward_threads, shared, stream>>>(call.x.data, xw, shape, call.noise, columns, call.out);
+  };
+  if (shape.r == 1) {
+    launch(fused_forward_kernel<T, vector_width<T>, 1>);
+  } else if (shape.r == 2) {
+    launch(fused_forward_kernel<T, vector_width<T>, 2>);
+  } else if constexpr (fused_max_rank<T> == 4) {
+    if (shape.r == 3)
+      launch(fused_forward_kernel<T, vector_width<T>, 3>);
+    else
+      launch(fused_forward_kernel<T, vector_width<T>, 4>);
+  }
+  check_launch(where);
+}
+
+/// Units per SM from which the fused forward beats the project and expand kernels whatever m:
+/// with fewer, its blocks (one unit each, m r draws in a row) leave SMs idle while the split-K
+/// project kernel spreads A's rows over the device beside X W. At rank 1 the projection is a
+/// small part of the forward and the fused kernel needs more units to gain. Measured on an H100
+/// at m = n = 4096 and 8192 (docs/benchmarks.md): rank 1 lost 2-5% at 4 units per SM and won
+/// 6% at 16 and 18-20% at 62; ranks 2 and 4 tied or lost below 2 units per SM and won 5-42%
+/// from 4.
+constexpr std::uint64_t fused_min_units_per_sm(std::uint32_t r) { return r == 1 ? 8 : 2; }
+
+/// Rows of W up to which the fused forward wins even for few units (its per-unit draws are
+/// short): every shape measured at m = n = 1024 ran 1.3-1.7 times faster fused.
+inline constexpr std::uint32_t fused_any_units_rows = 2048;
+
+/// Whether the fused forward serves the call: shared inputs of at most skinny_max_rows rows,
+/// r <= fused_max_rank<T>, 16-byte vectors for the outputs (n a multiple of the vector width, out
+/// 16-byte aligned; X W is in scratch, 256-byte aligned), and many units or a short W (the two
+/// constants above). One device attribute query.
+template <float_or_double T>
+bool fused_forward_serves(const forward_call<T>& call, const forward_shape& shape, const char* where) {
+  if (shape.inputs != member_inputs::shared || shape.b > skinny_max_rows || shape.r > fused_max_rank<T> ||
+      shape.n % vector_width<T> != 0 || !aligned_16(call.out))
+    return false;
+  if (shape.m <= fused_any_units_rows) return true;
+  const auto sms = static_cast<std::uint64_t>(
+      tessera::detail::current_device_attribute(cudaDevAttrMultiProcessorCount, where));
+  return call.noise.units() >= fused_min_units_per_sm(shape.r) * sms;
+}
+
 /// Scratch values that keep the next buffer 256-byte aligned after `values` of T.
 template <float_or_double T>
 std::size_t padded(std::size_t values) {
@@ -576,21 +758,38 @@ std::size_t padded(std::size_t values) {
   return (values + per_line - 1) / per_line * per_line;
 }
 
-/// EGGROLL's forward: X W on a side stream beside kernel 1 on the caller's (they are independent:
-/// the kernel is compute-bound, X W memory-bound), then kernel 2 after both. X W is the skinny
-/// product for shared inputs of at most skinny_max_rows rows, else a cuBLAS GEMM.
+/// The fused forward: the skinny X W, then fused_forward_kernel, on the caller's stream; scratch
+/// for X W and its ranges' partial sums only.
+template <float_or_double T>
+void forward_fused(const forward_call<T>& call, const forward_shape& shape, const skinny_plan& xw_plan,
+                   const char* where) {
+  const std::size_t xw_size = padded<T>(std::size_t{shape.b} * shape.n);
+  const tessera::detail::stream_buffer<T> scratch(xw_size + xw_plan.partial_values(), call.policy.stream, where);
+  skinny_product(call.x.data, call.w.data, xw_plan, scratch.data() + xw_size, scratch.data(), call.policy.stream,
+                 where);
+  launch_fused(call, shape, scratch.data(), where);
+}
+
+/// EGGROLL's forward. The fused kernel where it serves (fused_forward_serves); otherwise X W on a
+/// side stream beside kernel 1 on the caller's (they are independent: the kernel is
+/// compute-bound, X W memory-bound), then kernel 2 after both. X W is the skinny product for
+/// shared inputs of at most skinny_max_rows rows, else a cuBLAS GEMM.
 template <float_or_double T>
 void forward_low_rank(const forward_call<T>& call, std::size_t r, const char* where) {
   const std::size_t m = call.w.rows, n = call.w.cols, b = call.b;
   const bool shared = call.inputs == member_inputs::shared;
   const bool skinny = shared && b <= skinny_max_rows;
   const forward_shape shape = shape_of(call, r);
-  // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
-  const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
   const bool vectorized = skinny && skinny_vectorized(shape.n, call.w.data);
   const skinny_plan xw_plan =
       skinny ? plan_skinny<T>(shape.b, shape.m, shape.n, vectorized, skinny_resident_blocks<T>(vectorized, where))
              : skinny_plan{};
+  if (skinny && fused_forward_serves(call, shape, where)) {
+    forward_fused(call, shape, xw_plan, where);
+    return;
+  }
+  // Shared inputs: one projection per unit (a pair's − member uses −P); per member: one each.
+  const project_tiling tiling = plan_project<T>(shape, shared ? call.noise.units() : call.count);
   const std::size_t p_size = padded<T>(tiling.projections * b * r);
   const std::size_t partial_size = tiling.splits > 1 ? tiling.splits * p_size : 0;
   const std::size_t xw_size = padded<T>(shared ? b * n : 0);
