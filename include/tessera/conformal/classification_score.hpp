@@ -53,6 +53,7 @@
 
 #include "tessera/conformal/detail/set_end_search.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/multiply_add.hpp"
 #include "tessera/core/config.hpp"
 #include "tessera/core/validate.hpp"
 
@@ -94,39 +95,6 @@ concept probability_monotone_score = classification_score<S, T> && S::uses_rank 
   requires S::monotone_in_probability;
 };
 
-namespace detail {
-
-/// Whether the host target has a fast fused multiply-add for T (<cmath>'s FP_FAST_FMA and
-/// FP_FAST_FMAF: x86 built with -mfma or -march=native on a machine with FMA, AArch64, ...).
-template <float_or_double T>
-inline constexpr bool host_has_fast_fma =
-#if defined(FP_FAST_FMA)
-    std::is_same_v<T, double> ||
-#endif
-#if defined(FP_FAST_FMAF)
-    std::is_same_v<T, float> ||
-#endif
-    false;
-
-/// a b + c, rounded once where the target has a fast fused multiply-add (every CUDA device; a
-/// host per host_has_fast_fma), twice elsewhere: every copy of a score then rounds alike,
-/// whatever contraction the compiler may do. (GCC's default, -ffp-contract=fast, fuses a b + c in
-/// some inlined copies and not in others once FMA is available, and a score computed twice, for
-/// calibration and while building a set, could differ by a rounding.) O(1), no errors.
-template <float_or_double T>
-TESSERA_HOST_DEVICE T multiply_add(T a, T b, T c) {
-#if defined(__CUDA_ARCH__)
-  return fma(a, b, c);
-#else
-  if constexpr (host_has_fast_fma<T>)
-    return std::fma(a, b, c);
-  else
-    return a * b + c;
-#endif
-}
-
-}  // namespace detail
-
 /// LAC, "least ambiguous set-valued classifier" (Sadinle et al. 2019): s = 1 - p_y.
 /// Its sets are the smallest on average among sets with the same coverage.
 struct lac_score {
@@ -148,7 +116,7 @@ struct aps_score {
 
   template <float_or_double T>
   TESSERA_HOST_DEVICE T value(T probability, label_standing<T> standing, T u) const {
-    return detail::multiply_add(randomized ? u : T(1), probability, standing.mass_above);
+    return tessera::detail::multiply_add(randomized ? u : T(1), probability, standing.mass_above);
   }
 };
 
@@ -166,8 +134,8 @@ struct raps_score {
   template <float_or_double T>
   TESSERA_HOST_DEVICE T value(T probability, label_standing<T> standing, T u) const {
     const std::int32_t excess = standing.rank > k_reg ? standing.rank - k_reg : 0;
-    const T aps = detail::multiply_add(randomized ? u : T(1), probability, standing.mass_above);
-    return detail::multiply_add(static_cast<T>(lambda), static_cast<T>(excess), aps);
+    const T aps = tessera::detail::multiply_add(randomized ? u : T(1), probability, standing.mass_above);
+    return tessera::detail::multiply_add(static_cast<T>(lambda), static_cast<T>(excess), aps);
   }
 
   /// Throws invalid_argument "<where>: k_reg = -1; expected >= 0" (and for lambda < 0 or NaN).

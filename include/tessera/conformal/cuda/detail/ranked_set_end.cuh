@@ -66,10 +66,6 @@ __device__ probability_bits<T> bits_of(T p) {
   return std::bit_cast<probability_bits<T>>(p);
 }
 
-/// Bits below the leading 32 (warp_row.cuh): none for float, the low word for double.
-template <float_or_double T>
-inline constexpr int trailing_bit_count = 8 * static_cast<int>(sizeof(T)) - 32;
-
 /// The leading bits of +infinity: an entry p (with -0 turned into +0) is finite and >= 0 exactly
 /// when its leading bits are below these, as negative values and NaNs have larger ones (the
 /// trailing bits of +infinity are zero).

@@ -18,6 +18,10 @@ namespace tessera::conformal::detail {
 template <float_or_double T>
 using probability_bits = tessera::bits_of<T>;
 
+/// Bits below the leading 32: none for float, the low word for double.
+template <float_or_double T>
+inline constexpr int trailing_bit_count = 8 * static_cast<int>(sizeof(T)) - 32;
+
 /// The leading 32 bits of the pattern of p + 0: all of a float's, the high word of a double's.
 /// For entries >= 0 they order as the values do (for double not strictly: the high word holds the
 /// exponent and the leading 20 bits of the fraction); a negative entry or a NaN has larger leading
@@ -25,7 +29,7 @@ using probability_bits = tessera::bits_of<T>;
 /// pattern costs two.
 template <float_or_double T>
 __device__ std::uint32_t leading_bits(T p) {
-  return static_cast<std::uint32_t>(std::bit_cast<probability_bits<T>>(p) >> (8 * sizeof(T) - 32));
+  return static_cast<std::uint32_t>(std::bit_cast<probability_bits<T>>(p) >> trailing_bit_count<T>);
 }
 
 /// The largest and smallest leading bits among the entries p + 0 that one lane holds.
@@ -75,8 +79,8 @@ class register_row {
     for (int v = 0; v < V; ++v) values_[v] = v < valid_slots_ ? values_[v] : T(0);
   }
 
-  /// The leading-bit range of this lane's entries (none when the lane holds no label: a row shorter than
-  /// 32 repeats its last entry there, which is harmless).
+  /// The leading-bit range of this lane's entries (none when the lane holds no label: a row
+  /// shorter than 32 repeats its last entry there, which is harmless).
   __device__ bit_range bits() const { return bits_; }
 
   /// visit(p, label, valid) for this lane's slots in increasing label order; every lane makes
