@@ -39,10 +39,11 @@
 // policy.stream: it starts after the work enqueued there before it, and work enqueued there after
 // it starts after all of it.
 // Fused (shared inputs, b <= 8, r <= 4 for float or 2 for double, 16-byte vectors, and many units
-// or m <= 2048: fused_forward_serves): after X W, one kernel in which a block takes a unit at a
-// time, computes its P = (σ/√r) X A_u itself (X staged in chunks, each thread drawing whole
-// Philox blocks of A's rows and keeping b r sums in registers, reduced over the block in a fixed
-// order) and then expands every tile of its columns as kernel 2 does. No P in global memory, and
+// or, for m <= 2048, one expand tile per unit or a unit per SM: fused_forward_serves): after X W,
+// one kernel in which a block takes a unit at a time, computes its P = (σ/√r) X A_u itself (X
+// staged in chunks, each thread drawing whole Philox blocks of A's rows and keeping b r sums in
+// registers, reduced over the block in a fixed order) and then expands every tile of its columns
+// as kernel 2 does. No P in global memory, and
 // the blocks drift apart, so that the projection (issue-bound) of some hides under the writes
 // (memory-bound) of others; kernel 1 beside X W hid little of it (its single wave of long blocks
 // left no room beside X W's).
@@ -733,22 +734,27 @@ void launch_fused(const forward_call<T>& call, const forward_shape& shape, const
 constexpr std::uint64_t fused_min_units_per_sm(std::uint32_t r) { return r == 1 ? 8 : 2; }
 
 /// Rows of W up to which the fused forward wins even for few units (its per-unit draws are
-/// short): every shape measured at m = n = 1024 ran 1.3-1.7 times faster fused.
-inline constexpr std::uint32_t fused_any_units_rows = 2048;
+/// short), provided it keeps the expand kernel's parallelism (below): every shape measured at
+/// m = n = 1024 ran 1.2-1.5 times faster fused, down to 64 units.
+inline constexpr std::uint32_t fused_short_rows = 2048;
 
 /// Whether the fused forward serves the call: shared inputs of at most skinny_max_rows rows,
 /// r <= fused_max_rank<T>, 16-byte vectors for the outputs (n a multiple of the vector width, out
-/// 16-byte aligned; X W is in scratch, 256-byte aligned), and many units or a short W (the two
-/// constants above). One device attribute query.
+/// 16-byte aligned; X W is in scratch, 256-byte aligned), and either many units
+/// (fused_min_units_per_sm) or a short W (fused_short_rows) with as many blocks as the expand
+/// kernel would have: a unit's columns fit one expand tile, or a unit per SM (a fused block
+/// expands all of its unit's tiles, so few units of wide rows would leave SMs idle). One device
+/// attribute query.
 template <float_or_double T>
 bool fused_forward_serves(const forward_call<T>& call, const forward_shape& shape, const char* where) {
   if (shape.inputs != member_inputs::shared || shape.b > skinny_max_rows || shape.r > fused_max_rank<T> ||
       shape.n % vector_width<T> != 0 || !aligned_16(call.out))
     return false;
-  if (shape.m <= fused_any_units_rows) return true;
+  const std::uint64_t units = call.noise.units();
   const auto sms = static_cast<std::uint64_t>(
       tessera::detail::current_device_attribute(cudaDevAttrMultiProcessorCount, where));
-  return call.noise.units() >= fused_min_units_per_sm(shape.r) * sms;
+  if (units >= fused_min_units_per_sm(shape.r) * sms) return true;
+  return shape.m <= fused_short_rows && (units >= sms || expand_tile_columns<T>(shape, vector_width<T>) >= shape.n);
 }
 
 /// Scratch values that keep the next buffer 256-byte aligned after `values` of T.
