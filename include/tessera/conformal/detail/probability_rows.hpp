@@ -41,11 +41,12 @@ inline constexpr double row_sum_tolerance = 1e-6;
 /// number. O(K).
 template <float_or_double T>
 double row_sum_and_validity(std::span<const T> row, bool& valid) {
-  // The four partial sums as registers of doubles (one of 4 with AVX, two of 2 without), the
-  // entries loaded as as many T and widened; no function takes or returns a vector (their ABI
-  // would depend on the target's vector extensions).
-  using wide = typename vector_of<double>::type;
-  constexpr std::size_t lanes = vector_of<double>::lanes, registers = 4 / lanes;
+  // The four partial sums as registers of doubles (one of 4 with AVX or AVX-512, two of 2
+  // without; never more, as the device sums in the same four), the entries loaded as as many T
+  // and widened; no function takes or returns a vector (their ABI would depend on the target's
+  // vector extensions).
+  constexpr std::size_t lanes = vector_bytes >= 32 ? 4 : 2, registers = 4 / lanes;
+  using wide = typename fixed_vector<double, lanes>::type;
   using narrow = typename fixed_vector<T, lanes>::type;
   wide sums[registers] = {};
   auto fine = narrow{} == narrow{};  // all lanes true
