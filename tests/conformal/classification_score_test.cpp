@@ -303,6 +303,84 @@ TEMPLATE_TEST_CASE("sets built on a partial ranking equal the full-sort sets, ti
   check_score(cf::top_k_score{});
 }
 
+TEMPLATE_TEST_CASE("a set-end hint changes where the search looks, never the set", "", float, double) {
+  // Hints at the set's own end, at its neighbours (ties included), at the row's extremes and beyond
+  // them, and carried from row to row: the first two pivots move, the sets must stay the full
+  // sort's.
+  using T = TestType;
+  const tessera::random_stream draws(45);
+  std::uint64_t id = 9000;
+  const auto check_score = [&](const auto& score) {
+    for (const std::size_t classes : {2, 17, 300, 1000}) {
+      std::vector<std::int32_t> scratch(classes);
+      std::vector<T> scores(classes);
+      auto in_set = std::make_unique<bool[]>(classes);
+      cf::set_end_hint<T> carried;
+      for (std::size_t i = 0; i < 12; ++i, ++id) {
+        const std::vector<T> values = random_row<T>(classes, id);
+        const std::span<const T> row(values);
+        const T u = tessera::uniform<T>(draws, id);
+        cf::fill_scores(score, row, u, std::span<std::int32_t>(scratch), std::span<T>(scores));
+        const T s = scores[static_cast<std::size_t>(tessera::uniform<double>(draws, 2'000'000 + id) *
+                                                    static_cast<double>(classes))];
+        for (const T q : {T(0.9), s, std::nextafter(s, T(-1)), std::nextafter(s, T(2))}) {
+          const std::vector<bool> expected = full_sort_set(score, row, q, u);
+          // The probabilities on both sides of the set's end, and far from it.
+          std::vector<T> hints{std::numeric_limits<T>::denorm_min(), T(1e-30), T(1), T(2)};
+          for (std::size_t y = 0; y < classes; ++y)
+            if (y == 0 || expected[y] != expected[y - 1] || (y + 1 < classes && expected[y] != expected[y + 1]))
+              hints.insert(hints.end(), {row[y], std::nextafter(row[y], T(0)), std::nextafter(row[y], T(1))});
+          hints.push_back(*std::min_element(row.begin(), row.end()));
+          hints.push_back(*std::max_element(row.begin(), row.end()));
+          CAPTURE(classes, i, q);
+          for (const T at : hints) {
+            cf::set_end_hint<T> hint;
+            hint.record(at);
+            CAPTURE(at);
+            cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
+                                    std::span<bool>(in_set.get(), classes), hint);
+            REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
+          }
+          const std::size_t size = cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
+                                                           std::span<bool>(in_set.get(), classes), carried);
+          REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
+          REQUIRE(size == static_cast<std::size_t>(std::count(expected.begin(), expected.end(), true)));
+        }
+      }
+    }
+  };
+  check_score(cf::aps_score{true});
+  check_score(cf::aps_score{false});
+  check_score(cf::raps_score{2, 0.01, true});
+  check_score(cf::top_k_score{});
+}
+
+TEMPLATE_TEST_CASE("a set-end hint pivots at the mean end, then an eighth of a binade to the side",
+                   "", float, double) {
+  // 0.01 is 1.28 x 2^-7: an eighth of its binade's bit patterns is 2^-10, a quarter 2^-9, and
+  // adding either to 0.01 is exact (same binade, a multiple of its ulp).
+  using T = TestType;
+  const T low = T(1e-6), high = T(0.5), end = T(0.01), eighth = std::exp2(T(-10));
+  cf::set_end_hint<T> hint;
+  CHECK(hint.pivot(0, false, low, high) == cf::detail::pivot_between(low, high));  // no rows yet
+  hint.record(end);
+  CHECK(hint.pivot(0, false, low, high) == end);
+  CHECK(hint.pivot(1, false, low, high) == end + eighth);
+  CHECK(hint.pivot(1, true, low, high) == end - eighth);
+  CHECK(hint.pivot(2, false, low, high) == cf::detail::pivot_between(low, high));
+  // Outside the candidates (low, high]: their middle.
+  CHECK(hint.pivot(0, false, end, high) == cf::detail::pivot_between(end, high));
+  CHECK(hint.pivot(0, false, low, T(0.005)) == cf::detail::pivot_between(low, T(0.005)));
+  CHECK(hint.pivot(1, false, low, end) == cf::detail::pivot_between(low, end));
+  // The end of a row (-1) and 0 are not ends to learn from; a new end moves the mean a quarter of
+  // the way in bit patterns (0.02: one binade up).
+  hint.record(T(-1));
+  hint.record(T(0));
+  CHECK(hint.pivot(0, false, low, high) == end);
+  hint.record(2 * end);
+  CHECK(hint.pivot(0, false, low, high) == end + 2 * eighth);
+}
+
 TEST_CASE("the incremental ranking hands out every label in ranking order, whatever the row's pattern") {
   // Patterns that defeat naive pivots (sorted, reversed, organ pipe, all tied, few values) and
   // random rows with ties: the full ranking must be the full sort's.
@@ -359,7 +437,8 @@ TEMPLATE_TEST_CASE("the certified search decides almost every continuous row, an
         const auto score_at = [&](T p, std::int32_t rank, T mass) {
           return score.value(p, cf::label_standing<T>{rank, mass}, u);
         };
-        const auto end = cf::detail::search_set_end(score_at, row, q, std::span<std::int32_t>(scratch));
+        cf::set_end_hint<T> no_hint;
+        const auto end = cf::detail::search_set_end(score_at, row, q, std::span<std::int32_t>(scratch), no_hint);
         if (!end.certified) continue;
         ++decided;
         cf::detail::mark_set(row, end, std::span<bool>(in_set.get(), classes));

@@ -355,8 +355,14 @@ TESSERA_HOST_DEVICE void fill_scores(const S& score, std::span<const T> probabil
   }
 }
 
+/// Where the previous rows' prediction sets ended, for fill_prediction_set: keep one per thread
+/// across the rows of a batch (detail/set_end_search.hpp).
+using detail::set_end_hint;
+
 /// The prediction set {y : score(y) <= threshold} of a row, with one uniform u for the row:
-/// in_set[y] for y < K. Returns the set size. scratch: at least K label indices.
+/// in_set[y] for y < K. Returns the set size. scratch: at least K label indices. hint: where the
+/// previous rows' sets ended, updated with this one's; it speeds the search of rows that end
+/// alike (those of one classifier) and never changes the set.
 /// Cost O(K) per pass of the certified search, a few passes (mass-monotone scores); otherwise, or
 /// when the search cannot decide, O(K + m log m) expected for a set of m labels: only the labels
 /// up to the set's end are sorted (the top of this header); O(K log K) at worst; O(K) for a score
@@ -366,7 +372,7 @@ template <float_or_double T, classification_score<T> S>
 TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<const T> probabilities,
                                                      T threshold, T u,
                                                      std::span<std::int32_t> scratch,
-                                                     std::span<bool> in_set) {
+                                                     std::span<bool> in_set, set_end_hint<T>& hint) {
   const auto classes = static_cast<std::int32_t>(probabilities.size());
   std::size_t size = 0;
   if constexpr (!S::uses_rank) {
@@ -381,7 +387,7 @@ TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<co
       const auto score_at = [&](T p, std::int32_t rank, T mass_above) {
         return score.value(p, label_standing<T>{rank, mass_above}, u);
       };
-      const auto end = detail::search_set_end(score_at, probabilities, threshold, scratch);
+      const auto end = detail::search_set_end(score_at, probabilities, threshold, scratch, hint);
       if (end.certified) {
         detail::mark_set(probabilities, end, in_set);
         return end.size;
@@ -402,6 +408,16 @@ TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<co
     }
     return size;
   }
+}
+
+/// fill_prediction_set for one row, without a hint.
+template <float_or_double T, classification_score<T> S>
+TESSERA_HOST_DEVICE std::size_t fill_prediction_set(const S& score, std::span<const T> probabilities,
+                                                     T threshold, T u,
+                                                     std::span<std::int32_t> scratch,
+                                                     std::span<bool> in_set) {
+  set_end_hint<T> hint;
+  return fill_prediction_set(score, probabilities, threshold, u, scratch, in_set, hint);
 }
 
 }  // namespace tessera::conformal

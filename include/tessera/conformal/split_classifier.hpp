@@ -146,19 +146,22 @@ double mean_set_size(const S& score, const matrix_view<const T>& probabilities, 
   std::vector<std::int32_t> order(probabilities.cols);
   const auto in_set = std::make_unique<bool[]>(probabilities.cols);
   const random_stream stream(seed, 1);
+  set_end_hint<T> hint;
   std::size_t total = 0;
   for (std::size_t j = 0; j < probabilities.rows; ++j)
     total += fill_prediction_set(score, probabilities.row(j), threshold, uniform<T>(stream, j),
                                  std::span<std::int32_t>(order),
-                                 std::span<bool>(in_set.get(), probabilities.cols));
+                                 std::span<bool>(in_set.get(), probabilities.cols), hint);
   return static_cast<double>(total) / static_cast<double>(probabilities.rows);
 }
 
-/// The scratch of one thread building sets: label indices, and scores for per-label thresholds.
+/// The scratch of one thread building sets: label indices, scores for per-label thresholds, and
+/// where its previous rows' sets ended.
 template <float_or_double T>
 struct set_scratch {
   std::vector<std::int32_t> order;
   std::vector<T> scores;
+  set_end_hint<T> hint{};
 };
 
 }  // namespace detail
@@ -258,7 +261,8 @@ class split_classifier {
   void fill_set(std::span<const T> row, T u, detail::set_scratch<T>& scratch,
                 std::span<bool> in_set) const {
     if (thresholds_.size() == 1) {
-      fill_prediction_set(score_, row, thresholds_.front(), u, std::span<std::int32_t>(scratch.order), in_set);
+      fill_prediction_set(score_, row, thresholds_.front(), u, std::span<std::int32_t>(scratch.order), in_set,
+                          scratch.hint);
       return;
     }
     fill_scores(score_, row, u, std::span<std::int32_t>(scratch.order), std::span<T>(scratch.scores));
