@@ -333,14 +333,15 @@ TEMPLATE_TEST_CASE("a set-end hint changes where the search looks, never the set
           hints.push_back(*std::min_element(row.begin(), row.end()));
           hints.push_back(*std::max_element(row.begin(), row.end()));
           CAPTURE(classes, i, q);
-          for (const T at : hints) {
-            cf::set_end_hint<T> hint;
-            hint.record(at);
-            CAPTURE(at);
-            cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
-                                    std::span<bool>(in_set.get(), classes), hint);
-            REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
-          }
+          for (const T at : hints)
+            for (const int records : {1, 40}) {  // the widest bracket and the narrowest
+              cf::set_end_hint<T> hint;
+              for (int r = 0; r < records; ++r) hint.record(at);
+              CAPTURE(at, records);
+              cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
+                                      std::span<bool>(in_set.get(), classes), hint);
+              REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
+            }
           const std::size_t size = cf::fill_prediction_set(score, row, q, u, std::span<std::int32_t>(scratch),
                                                            std::span<bool>(in_set.get(), classes), carried);
           REQUIRE(std::vector<bool>(in_set.get(), in_set.get() + classes) == expected);
@@ -355,30 +356,41 @@ TEMPLATE_TEST_CASE("a set-end hint changes where the search looks, never the set
   check_score(cf::top_k_score{});
 }
 
-TEMPLATE_TEST_CASE("a set-end hint pivots at the mean end, then an eighth of a binade to the side",
+TEMPLATE_TEST_CASE("a set-end hint brackets the mean end by twice the ends' spread, or stands aside",
                    "", float, double) {
-  // 0.01 is 1.28 x 2^-7: an eighth of its binade's bit patterns is 2^-10, a quarter 2^-9, and
-  // adding either to 0.01 is exact (same binade, a multiple of its ulp).
+  // 0.01 is 1.28 x 2^-7: a quarter of its binade's bit patterns is 2^-9, a 64th 2^-13, and adding
+  // either to 0.01 or taking it away is exact (same binade, a multiple of its ulp).
   using T = TestType;
-  const T low = T(1e-6), high = T(0.5), end = T(0.01), eighth = std::exp2(T(-10));
+  const T low = T(1e-6), high = T(0.5), end = T(0.01);
   cf::set_end_hint<T> hint;
-  CHECK(hint.pivot(0, false, low, high) == cf::detail::pivot_between(low, high));  // no rows yet
+  CHECK_FALSE(hint.bracket(low, high).usable);  // no rows yet
   hint.record(end);
-  CHECK(hint.pivot(0, false, low, high) == end);
-  CHECK(hint.pivot(1, false, low, high) == end + eighth);
-  CHECK(hint.pivot(1, true, low, high) == end - eighth);
-  CHECK(hint.pivot(2, false, low, high) == cf::detail::pivot_between(low, high));
-  // Outside the candidates (low, high]: their middle.
-  CHECK(hint.pivot(0, false, end, high) == cf::detail::pivot_between(end, high));
-  CHECK(hint.pivot(0, false, low, T(0.005)) == cf::detail::pivot_between(low, T(0.005)));
-  CHECK(hint.pivot(1, false, low, end) == cf::detail::pivot_between(low, end));
-  // The end of a row (-1) and 0 are not ends to learn from; a new end moves the mean a quarter of
-  // the way in bit patterns (0.02: one binade up).
+  // One row: the spread is its prior, an eighth of a binade; the reach twice that.
+  auto bracket = hint.bracket(low, high);
+  REQUIRE(bracket.usable);
+  CHECK(bracket.center == end);
+  CHECK(bracket.below == end - std::exp2(T(-9)));
+  CHECK(bracket.above == end + std::exp2(T(-9)));
+  // The mean outside the row's range, or a reach wider than a 16th of it: no bracket.
+  CHECK_FALSE(hint.bracket(end, high).usable);
+  CHECK_FALSE(hint.bracket(low, T(0.005)).usable);
+  CHECK_FALSE(hint.bracket(T(0.008), T(0.0125)).usable);
+  // The end of a row (-1) and 0 teach nothing.
   hint.record(T(-1));
   hint.record(T(0));
-  CHECK(hint.pivot(0, false, low, high) == end);
-  hint.record(2 * end);
-  CHECK(hint.pivot(0, false, low, high) == end + 2 * eighth);
+  CHECK(hint.bracket(low, high).below == end - std::exp2(T(-9)));
+  // Rows ending at one probability shrink the spread to nothing: the reach is then its least, a
+  // 64th of a binade.
+  for (int r = 0; r < 200; ++r) hint.record(end);
+  bracket = hint.bracket(low, high);
+  REQUIRE(bracket.usable);
+  CHECK(bracket.center == end);
+  CHECK(bracket.below == end - std::exp2(T(-13)));
+  CHECK(bracket.above == end + std::exp2(T(-13)));
+  // Rows ending binades apart widen it until the hint stands aside (here 1e-4 and 1e-2, about
+  // 6.6 binades apart, against a row spanning 19).
+  for (int r = 0; r < 20; ++r) hint.record(r % 2 == 0 ? T(1e-4) : T(1e-2));
+  CHECK_FALSE(hint.bracket(low, high).usable);
 }
 
 TEST_CASE("the incremental ranking hands out every label in ranking order, whatever the row's pattern") {

@@ -17,12 +17,10 @@
 //  * With at most `gathered_candidates` left (or one probability left), they are gathered, sorted
 //    by the ranking and scored in turn, their masses added to the mass above `high`.
 // The pivot is the middle of the candidates' bit patterns (which order as the values do), except
-// for the first two steps when a hint is given: the rows of one classifier and one threshold end
-// at similar probabilities (softmax rows of 1000 labels: the log of the end's probability varies
-// by about 0.06 between rows), so the first pivot is a running mean of the previous rows' ends and
-// the second an eighth of a binade from it on the side the first points to. Most rows are then
-// left with a few tens of candidates after two passes, where halving takes about seven. The pivots
-// change how many passes a row takes, never the set. Each pass is a loop over vector registers
+// for the first two steps of a row when the previous rows of its batch ended close together:
+// those bracket where they ended (detail/set_end_hint.hpp), which leaves rows alike with a few
+// tens of candidates after two passes, where halving takes about seven. The pivots change how
+// many passes a row takes, never the set. Each pass is a loop over vector registers
 // (detail/vector_lanes.hpp), with no branch per label.
 //
 // The masses are summed in T in vector lanes, not in rank order as the scores are defined. Each
@@ -44,6 +42,7 @@
 #include <span>
 #include <type_traits>
 
+#include "tessera/conformal/detail/set_end_hint.hpp"
 #include "tessera/conformal/detail/vector_lanes.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/config.hpp"
@@ -243,39 +242,6 @@ T pivot_between(T low, T high) {
   return std::bit_cast<T>(static_cast<bits>(a + (b - a + 1) / 2));
 }
 
-/// Where the sets of the previous rows ended: a running mean of their end probabilities' bit
-/// patterns (a geometric mean of the probabilities, as the patterns grow with their logarithm);
-/// 0 before the first. One per thread of rows; the search reads and updates it.
-template <float_or_double T>
-class set_end_hint {
- public:
-  /// Takes in the end of a row's set (a probability > 0; others are ignored). O(1).
-  void record(T end_probability) {
-    if (!(end_probability > T(0))) return;
-    const auto end = std::bit_cast<bits>(end_probability);
-    // A quarter of the way to the new end: the mean of the last few rows, so that one unusual row
-    // does not lead the next astray.
-    pattern_ = pattern_ == 0 ? end : end > pattern_ ? pattern_ + (end - pattern_) / 4 : pattern_ - (pattern_ - end) / 4;
-  }
-
-  /// The pivot of the search's step `step` (from 0) within the candidates [low, high], low < high:
-  /// the hint at step 0, an eighth of a binade below it (the end lay below the first pivot) or
-  /// above it at step 1, the middle of the candidates otherwise or when that is not in (low, high].
-  T pivot(std::size_t step, bool end_below_previous_pivot, T low, T high) const {
-    if (pattern_ != 0 && step < 2) {
-      bits guess = pattern_;
-      if (step == 1) guess = end_below_previous_pivot ? (guess > eighth_binade ? guess - eighth_binade : 0) : guess + eighth_binade;
-      if (guess > std::bit_cast<bits>(low) && guess <= std::bit_cast<bits>(high)) return std::bit_cast<T>(guess);
-    }
-    return pivot_between(low, high);
-  }
-
- private:
-  using bits = tessera::bits_of<T>;
-  static constexpr bits eighth_binade = bits(1) << (std::numeric_limits<T>::digits - 1 - 3);
-  bits pattern_ = 0;
-};
-
 /// The most candidates gathered and sorted at the end of the search.
 inline constexpr std::size_t gathered_candidates = 32;
 
@@ -293,15 +259,17 @@ certified_set_end<T> search_from_hint(const ScoreAt& score_at, std::span<const T
   std::size_t low_count = classes, above_count = 0;
   T above_mass = 0;
   certified_set_end<T> first_out{true, 0, T(-1), -1};  // the end of the row
-  bool end_below_t = false;
-  for (std::size_t step = 0; low_count - above_count > gathered_candidates && low < high; ++step) {
-    const T t = hint.pivot(step, end_below_t, low, high);
+  const end_bracket<T> bracket = hint.bracket(low, high);
+  for (unsigned step = 0; low_count - above_count > gathered_candidates && low < high; ++step) {
+    T t = pivot_between(low, high);
+    if (bracket.usable && step < 2) {
+      const T guess = step == 0 ? bracket.center : high < bracket.center ? bracket.below : bracket.above;
+      if (guess > low && guess <= high) t = guess;
+    }
     const tally<T> at = tally_at(row, t);
-    end_below_t = false;
     if (at.largest_below >= low) {  // a candidate is below t: score the first of its probability
       switch (certify(score_at, at.largest_below, at.count + 1, at.mass, depth, q)) {
         case label_verdict::admitted:
-          end_below_t = true;
           high = at.largest_below;
           above_count = at.count;
           above_mass = at.mass;
