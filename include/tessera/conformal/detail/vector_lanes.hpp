@@ -13,6 +13,10 @@
 
 #include "tessera/core/concepts.hpp"
 
+#if (defined(__AVX512F__) || defined(__AVX__)) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
+
 namespace tessera::conformal::detail {
 
 /// N values of T in one vector type (N sizeof(T) bytes; the compiler splits it into registers).
@@ -48,23 +52,24 @@ typename vector_of<T>::type load_vector(const T* at) {
 }
 
 /// Bit l set for each lane l of `mask` (a compare of vector_of<T> registers) that is true. One
-/// movemask instruction per 32 bytes with AVX (not under nvcc, whose front end does not know the
-/// builtins); a loop over the lanes elsewhere.
+/// test-into-mask instruction with AVX-512, one movemask with AVX (neither under nvcc, whose
+/// front end does not know them); a loop over the lanes elsewhere.
 template <float_or_double T, class Mask>
 unsigned lane_bits(const Mask& mask) {
-#if defined(__AVX__) && !defined(__CUDACC__)
-  typedef T movemask_operand __attribute__((vector_size(32)));  // 32 bytes: what one movemask reads
-  constexpr std::size_t parts = vector_bytes / 32, lanes_per_part = 32 / sizeof(T);
-  movemask_operand part[parts];
-  std::memcpy(part, &mask, sizeof part);
-  unsigned bits = 0;
-  for (std::size_t i = 0; i < parts; ++i) {
-    if constexpr (sizeof(T) == 8)
-      bits |= static_cast<unsigned>(__builtin_ia32_movmskpd256(part[i])) << (i * lanes_per_part);
-    else
-      bits |= static_cast<unsigned>(__builtin_ia32_movmskps256(part[i])) << (i * lanes_per_part);
-  }
-  return bits;
+#if defined(__AVX512F__) && !defined(__CUDACC__)
+  __m512i lanes;
+  std::memcpy(&lanes, &mask, sizeof lanes);
+  if constexpr (sizeof(T) == 8)
+    return _mm512_test_epi64_mask(lanes, lanes);
+  else
+    return _mm512_test_epi32_mask(lanes, lanes);
+#elif defined(__AVX__) && !defined(__CUDACC__)
+  typename vector_of<T>::type as_values;
+  std::memcpy(&as_values, &mask, sizeof mask);
+  if constexpr (sizeof(T) == 8)
+    return static_cast<unsigned>(__builtin_ia32_movmskpd256(as_values));
+  else
+    return static_cast<unsigned>(__builtin_ia32_movmskps256(as_values));
 #else
   unsigned bits = 0;
   for (std::size_t l = 0; l < vector_of<T>::lanes; ++l) bits |= (mask[l] != 0 ? 1u : 0u) << l;
@@ -81,12 +86,27 @@ inline constexpr auto set_lane_positions = [] {
   return positions;
 }();
 
-/// Writes first + l for each set bit l of `bits` (below 2^lanes) to out, in increasing order,
-/// and returns how many: four values are stored per group of four lanes, whatever the bits, so
-/// out must have room for max(lanes, 4) values. Branch-free: a table lookup, a store and a
-/// population count per group.
+/// Writes first + l for each set bit l of `bits` (below 2^Lanes) to out, in increasing order,
+/// and returns how many. max(Lanes, 4) values are stored whatever the bits, so out must have room
+/// for them. Branch-free: with AVX-512 (and its 256-bit forms) one compress into a register and
+/// one store; elsewhere, per group of four lanes, a table lookup, a store and a population count.
 template <std::size_t Lanes>
 std::size_t compress_lane_indices(unsigned bits, std::int32_t first, std::int32_t* out) {
+#if defined(__AVX512F__) && defined(__AVX512VL__) && !defined(__CUDACC__)
+  // Compressed into a register, not straight to memory: a compressing store is microcoded and
+  // slow on some of these cores.
+  if constexpr (Lanes == 8) {
+    const __m256i indices = _mm256_add_epi32(_mm256_set1_epi32(first), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out),
+                        _mm256_maskz_compress_epi32(static_cast<__mmask8>(bits), indices));
+    return static_cast<std::size_t>(std::popcount(bits));
+  } else if constexpr (Lanes == 16) {
+    const __m512i indices = _mm512_add_epi32(
+        _mm512_set1_epi32(first), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    _mm512_storeu_si512(out, _mm512_maskz_compress_epi32(static_cast<__mmask16>(bits), indices));
+    return static_cast<std::size_t>(std::popcount(bits));
+  }
+#endif
   typedef std::int32_t group __attribute__((vector_size(16)));
   std::size_t written = 0;
   for (std::size_t g = 0; g < (Lanes + 3) / 4; ++g) {
