@@ -23,14 +23,6 @@ inline constexpr unsigned forward_threads = 256;
 /// Shared memory a chunk of A's rows (with X's) or a tile of B's rows may take.
 inline constexpr std::size_t factor_tile_bytes = 32 * 1024;
 
-/// The sum of `value` over the 32 lanes of the warp, on every lane (butterfly).
-template <float_or_double T>
-__device__ T warp_sum(T value) {
-#pragma unroll
-  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_xor_sync(0xffffffffu, value, offset);
-  return value;
-}
-
 /// The shape of one low-rank forward: count members of b rows, W m × n, rank r, how X is read.
 /// by_rank divides by r: the kernels split flat draw indices into (row, rank) for every draw.
 struct forward_shape {

@@ -14,6 +14,7 @@
 #include "tessera/core/cuda/check.cuh"
 #include "tessera/core/cuda/detail/device_attribute.cuh"
 #include "tessera/core/cuda/detail/stream_buffer.cuh"
+#include "tessera/core/cuda/detail/warp.cuh"
 #include "tessera/core/random.hpp"
 #include "tessera/es/cuda/detail/expand_kernel.cuh"
 #include "tessera/es/cuda/detail/forward_call.cuh"
@@ -88,7 +89,7 @@ __device__ void project_unit(const T* x, const forward_shape& shape, const rando
 #pragma unroll
     for (int k = 0; k < R; ++k) {
       if (row >= b) continue;  // uniform: b is the shape's
-      const T total = warp_sum(sums[row][k]);
+      const T total = tessera::detail::group_sum(sums[row][k], 32);
       if (lane == 0) warp_sums[warp][row * R + k] = total;
     }
   __syncthreads();

@@ -12,6 +12,7 @@
 
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/cuda/check.cuh"
+#include "tessera/core/cuda/detail/warp.cuh"
 #include "tessera/core/detail/fast_divisor.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/es/cuda/detail/forward_call.cuh"
@@ -131,7 +132,8 @@ __device__ task_sums<T> chunk_sums(const T* xs, std::uint32_t row0, std::uint32_
     }
   }
 #pragma unroll
-  for (int v = 0; v < task_rows * columns_per_task; ++v) sum.value[v] = warp_sum(sum.value[v]);
+  for (int v = 0; v < task_rows * columns_per_task; ++v)
+    sum.value[v] = tessera::detail::group_sum(sum.value[v], 32);
   return sum;
 }
 
