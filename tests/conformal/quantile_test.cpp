@@ -130,7 +130,8 @@ TEST_CASE("class-conditional quantiles are each label's conformal quantile, +inf
         "tessera::conformal::class_conditional_quantiles: classes = 0; expected >= 1");
 }
 
-TEST_CASE("bracketed selection finds nth_element's value for every rank, whatever the order of the values") {
+TEMPLATE_TEST_CASE("bracketed selection finds nth_element's value for every rank, whatever the order of the values",
+                   "", float, double) {
   // Sizes past the direct-selection limit; patterns that a strided sample misjudges (sorted,
   // reversed, periodic with the stride, few distinct values, infinities) force the fallback.
   for (const std::size_t n : {std::size_t{1} << 14, std::size_t{100'003}}) {
@@ -139,7 +140,7 @@ TEST_CASE("bracketed selection finds nth_element's value for every rank, whateve
     // bracket around the sample's ranks then misses every rank but the smallest.
     const std::size_t stride = n / cf::detail::selection_sample_size(n);
     for (int pattern = 0; pattern < 7; ++pattern) {
-      std::vector<double> values(n);
+      std::vector<TestType> values(n);
       for (std::size_t i = 0; i < n; ++i) {
         const double x = static_cast<double>(i);
         const double patterns[] = {random[i],
@@ -149,16 +150,16 @@ TEST_CASE("bracketed selection finds nth_element's value for every rank, whateve
                                    std::floor(4 * random[i]),
                                    i % 1000 == 0 ? inf : random[i],
                                    i % stride == stride / 2 ? 0.0 : 1 + random[i]};
-        values[i] = patterns[pattern];
+        values[i] = static_cast<TestType>(patterns[pattern]);
       }
       for (const std::uint64_t k : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{n / 2}, std::uint64_t{9 * n / 10},
                                     std::uint64_t{n - 1}, std::uint64_t{n}}) {
-        std::vector<double> sorted = values;
+        std::vector<TestType> sorted = values;
         std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1), sorted.end());
         CAPTURE(n, pattern, k);
-        CHECK(cf::detail::kth_smallest<double>(n, k, [&](std::size_t i) { return values[i]; }) == sorted[k - 1]);
-        std::vector<double> copy = values;
-        CHECK(cf::order_statistic_in_place(std::span<double>(copy), k) == sorted[k - 1]);
+        CHECK(cf::detail::kth_smallest<TestType>(n, k, [&](std::size_t i) { return values[i]; }) == sorted[k - 1]);
+        std::vector<TestType> copy = values;
+        CHECK(cf::order_statistic_in_place(std::span<TestType>(copy), k) == sorted[k - 1]);
       }
     }
   }

@@ -120,4 +120,31 @@ std::size_t compress_lane_indices(unsigned bits, std::int32_t first, std::int32_
   return written;
 }
 
+/// Writes the lanes of `values` whose bit is set in `bits` to out, in lane order, and returns how
+/// many. All lanes are stored whatever the bits, so out must have room for vector_of<T>::lanes
+/// values. Branch-free: with AVX-512 one compress into a register and one store; elsewhere a store
+/// per lane that the next overwrites unless its bit is set.
+template <float_or_double T>
+std::size_t compress_lanes(unsigned bits, const typename vector_of<T>::type& values, T* out) {
+#if defined(__AVX512F__) && !defined(__CUDACC__)
+  if constexpr (sizeof(T) == 8) {
+    __m512d lanes;
+    std::memcpy(&lanes, &values, sizeof lanes);
+    _mm512_storeu_pd(out, _mm512_maskz_compress_pd(static_cast<__mmask8>(bits), lanes));
+  } else {
+    __m512 lanes;
+    std::memcpy(&lanes, &values, sizeof lanes);
+    _mm512_storeu_ps(out, _mm512_maskz_compress_ps(static_cast<__mmask16>(bits), lanes));
+  }
+  return static_cast<std::size_t>(std::popcount(bits));
+#else
+  std::size_t written = 0;
+  for (std::size_t l = 0; l < vector_of<T>::lanes; ++l) {
+    out[written] = values[l];
+    written += (bits >> l) & 1u;
+  }
+  return written;
+#endif
+}
+
 }  // namespace tessera::conformal::detail
