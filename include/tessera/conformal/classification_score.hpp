@@ -356,7 +356,7 @@ TESSERA_HOST_DEVICE void fill_scores(const S& score, std::span<const T> probabil
 }
 
 /// Where the previous rows' prediction sets ended, for fill_prediction_set: keep one per thread
-/// across the rows of a batch (detail/set_end_search.hpp).
+/// across the rows of a batch (detail/set_end_hint.hpp).
 using detail::set_end_hint;
 
 /// The prediction set {y : score(y) <= threshold} of a row, with one uniform u for the row:

@@ -9,11 +9,10 @@
 // [low, high], known to hold that end or to be followed by it:
 //  * The labels above `high` are admitted; the first label below `low` (first_out) is refused.
 //  * A step takes a pivot t in (low, high] and makes one pass over the row: the count and mass of
-//    the labels >= t and the
-//    largest probability below t, b. The first label of probability b ranks right after the
-//    counted ones, which are exactly those ranked before it, so its score is known. Admitted: so
-//    is every label above it, and the candidates shrink to [low, b]. Refused: so is every label
-//    after it, and they shrink to [t, high], b the new first_out.
+//    the labels >= t and the largest probability below t, b. The first label of probability b
+//    ranks right after the counted ones, which are exactly those ranked before it, so its score
+//    is known. Admitted: so is every label above it, and the candidates shrink to [low, b].
+//    Refused: so is every label after it, and they shrink to [t, high], b the new first_out.
 //  * With at most `gathered_candidates` left (or one probability left), they are gathered, sorted
 //    by the ranking and scored in turn, their masses added to the mass above `high`.
 // The pivot is the middle of the candidates' bit patterns (which order as the values do), except

@@ -1,9 +1,10 @@
 #pragma once
-// Internals of the classification headers: registers of several values as GCC/Clang vector types,
-// for the host passes over probability rows (checks, the set search). Their compares become masks
-// and their selections blends; plain loops do not vectorize there, as GCC keeps a branch per
-// floating-point compare (it may trap), and branches on a row's probabilities are mispredicted
-// about half the time. Host code only.
+// Internals of the conformal headers: registers of several values as GCC/Clang vector types, for
+// the host passes over probability rows (checks, the set search) and over scores (the bracketed
+// selection). Their compares become masks and their selections blends; plain loops do not
+// vectorize there, as GCC keeps a branch per floating-point compare (it may trap), and branches on
+// a row's probabilities are mispredicted about half the time. Where the target has AVX-512, masks
+// and compressions use its intrinsics. Host code only.
 
 #include <array>
 #include <bit>
@@ -13,7 +14,7 @@
 
 #include "tessera/core/concepts.hpp"
 
-#if (defined(__AVX512F__) || defined(__AVX__)) && !defined(__CUDACC__)
+#if defined(__AVX512F__) && !defined(__CUDACC__)
 #include <immintrin.h>
 #endif
 
