@@ -269,6 +269,29 @@ TEST_CASE("sets are reproducible and batches with first_row draw as one call") {
   CHECK((other.predict(tst) != whole));
 }
 
+TEST_CASE("predict_into writes predict's sets into a reused buffer, batch after batch") {
+  const task data = draw_task(500, 6, 0.5, 78);
+  const auto cal = xt::xtensor<double, 2>(xt::view(data.probabilities, xt::range(0, 300), xt::all()));
+  const auto tst = xt::xtensor<double, 2>(xt::view(data.probabilities, xt::range(300, 500), xt::all()));
+  const std::span<const std::int32_t> labels(data.labels);
+  const auto check_score = [&](const auto& score, cf::split_classifier_options options) {
+    const cf::split_classifier classifier(score, cal, labels.first(300), 0.1, 42, options);
+    const auto whole = classifier.predict(tst);
+    // One buffer of 100 rows, filled with the opposite of the answer first, takes both halves.
+    auto buffer = xt::xtensor<bool, 2>::from_shape({100, 6});
+    for (std::size_t first = 0; first < 200; first += 100) {
+      buffer = !xt::view(whole, xt::range(first, first + 100), xt::all());
+      const auto batch = xt::xtensor<double, 2>(xt::view(tst, xt::range(first, first + 100), xt::all()));
+      classifier.predict_into(batch, tessera::matrix_view<bool>{buffer.data(), 100, 6}, first);
+      CAPTURE(first);
+      CHECK((buffer == xt::view(whole, xt::range(first, first + 100), xt::all())));
+    }
+  };
+  check_score(cf::aps_score{true}, {});
+  check_score(cf::raps_score{1, 0.05, false}, {});
+  check_score(cf::lac_score{}, {.class_conditional = true});
+}
+
 TEST_CASE("thresholds are the exact scores' order statistics, also where many scores tie") {
   // Calibration ranks most rows by intervals that hold their scores, and scores exactly only the
   // rows that could be the quantile: the thresholds must be those of calibration_scores. Coarse
@@ -359,6 +382,16 @@ TEST_CASE("bad input gets a message naming the parameter") {
   CHECK(message_of([&] { classifier.predict(xt::xtensor<double, 2>{{0.5, 0.5}}); }) ==
         "tessera::conformal::split_classifier::predict: probabilities.shape()[1] = 2; expected the "
         "calibration's K = 3");
+  bool mask[6];
+  CHECK(message_of([&] { classifier.predict_into(p, tessera::matrix_view<bool>{mask, 2, 3}); }) ==
+        "tessera::conformal::split_classifier::predict_into: sets shape = 2 x 3; expected 3 x 3 (the "
+        "probabilities' rows x the calibration's K)");
+  CHECK(message_of([&] { classifier.predict_into(p, tessera::matrix_view<bool>{nullptr, 3, 3}); }) ==
+        "tessera::conformal::split_classifier::predict_into: sets.data = null; expected memory for the mask");
+  CHECK(message_of([&] {
+          classifier.predict_into(xt::xtensor<double, 2>{{0.5, 0.5}}, tessera::matrix_view<bool>{mask, 1, 2});
+        }) == "tessera::conformal::split_classifier::predict_into: probabilities.shape()[1] = 2; expected the "
+              "calibration's K = 3");
   // predict checks each row as it builds the sets, rows in parallel where OpenMP is on: the
   // message must still name what the checks name (an invalid entry anywhere before a bad sum).
   xt::xtensor<double, 2> many = xt::xtensor<double, 2>::from_shape({1000, 3});
