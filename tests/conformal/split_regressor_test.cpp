@@ -99,6 +99,20 @@ TEST_CASE("normalized residual: MAPIE's ResidualNormalisedScore with a prefit sc
         at_80.predict(view(oracle::prediction_test), view(oracle::sigma_test))[5]);
 }
 
+TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
+  const cf::split_conformal_regressor<double> absolute(view(oracle::y_calibration),
+                                                       view(oracle::prediction_calibration), 0.1);
+  const cf::split_conformal_regressor<double> normalized(
+      view(oracle::y_calibration), view(oracle::prediction_calibration), view(oracle::sigma_calibration), 0.1);
+  const auto predictions = view(oracle::prediction_test), sigma = view(oracle::sigma_test);
+  // One buffer, filled with a wrong interval first, takes both calibrations' intervals in turn.
+  std::vector<cf::interval<double>> buffer(predictions.size(), cf::interval<double>{-1, -2});
+  absolute.predict_into(predictions, buffer);
+  CHECK(buffer == absolute.predict(predictions));
+  normalized.predict_into(predictions, sigma, buffer);
+  CHECK(buffer == normalized.predict(predictions, sigma));
+}
+
 TEST_CASE("identities: sigma = 1 is the absolute score; too few rows give the whole line") {
   const std::vector<double> ones(oracle::y_calibration.size(), 1.0);
   const cf::split_conformal_regressor<double> absolute(view(oracle::y_calibration),
@@ -274,6 +288,15 @@ TEST_CASE("bad input gets a message naming the parameter") {
           where + "::predict: prediction[700] = " + shown + "; expected a finite number");
   }
   CHECK(absolute.predict(std::vector<double>(1001, std::numeric_limits<double>::max())).size() == 1001);
+  std::vector<cf::interval<double>> out(3);
+  CHECK(message_of([&] { absolute.predict_into(y, out); }) ==
+        where + "::predict_into: out.size() = 3; expected prediction.size() = 4");
+  out.resize(4);
+  CHECK(message_of([&] { normalized.predict_into(y, out); }) ==
+        where + "::predict_into: sigma = missing; expected one per prediction (calibrated with the "
+                "normalized residual)");
+  CHECK(message_of([&] { normalized.predict_into(y, std::vector<double>{1, 1, 0, 1}, out); }) ==
+        where + "::predict_into: sigma[2] = 0; expected a finite number > 0");
 
   const std::string weighted_where = "tessera::conformal::weighted_split_conformal_regressor";
   CHECK(message_of([&] { weighted(y, mu, std::vector<double>{1, -1, 1, 1}, 0.1); }) ==
