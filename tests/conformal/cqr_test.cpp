@@ -73,6 +73,17 @@ TEST_CASE("symmetric and asymmetric corrections: MAPIE's ConformalizedQuantileRe
         calibrate(0.1, symmetric).predict(view(oracle::lower_test), view(oracle::upper_test))[2]);
 }
 
+TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
+  using enum cf::cqr_correction;
+  const auto lower = view(oracle::lower_test), upper = view(oracle::upper_test);
+  std::vector<cf::interval<double>> buffer(lower.size(), cf::interval<double>{-1, -2});
+  for (const auto correction : {symmetric, asymmetric}) {
+    const auto cqr = calibrate(0.1, correction);
+    cqr.predict_into(lower, upper, buffer);
+    CHECK(buffer == cqr.predict(lower, upper));
+  }
+}
+
 TEST_CASE("CQR with lower = upper = mu is split conformal with the absolute residual") {
   const auto& y = oracle::y_calibration;
   const auto& mu = oracle::lower_calibration;
@@ -182,4 +193,10 @@ TEST_CASE("bad input gets a message naming the parameter") {
         where + "::predict: lower = nan; expected a finite number");
   CHECK(message_of([&] { fitted.predict(std::vector<double>{1, 2}, std::vector<double>{1}); }) ==
         where + "::predict: upper.size() = 1; expected lower.size() = 2");
+  std::vector<cf::interval<double>> out(2);
+  CHECK(message_of([&] { fitted.predict_into(lo, hi, out); }) ==
+        where + "::predict_into: out.size() = 2; expected lower.size() = 3");
+  const std::vector<double> lo_nan{1, std::nan("")}, hi_2{1, 2};
+  CHECK(message_of([&] { fitted.predict_into(lo_nan, hi_2, out); }) ==
+        where + "::predict_into: lower[1] = nan; expected a finite number");
 }
