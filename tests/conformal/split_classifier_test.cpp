@@ -384,8 +384,8 @@ TEST_CASE("bad input gets a message naming the parameter") {
         "calibration's K = 3");
   bool mask[6];
   CHECK(message_of([&] { classifier.predict_into(p, tessera::matrix_view<bool>{mask, 2, 3}); }) ==
-        "tessera::conformal::split_classifier::predict_into: sets shape = 2 x 3; expected 3 x 3 (the "
-        "probabilities' rows x the calibration's K)");
+        "tessera::conformal::split_classifier::predict_into: sets shape = 2 x 3; expected the "
+        "probabilities' shape 3 x 3");
   CHECK(message_of([&] { classifier.predict_into(p, tessera::matrix_view<bool>{nullptr, 3, 3}); }) ==
         "tessera::conformal::split_classifier::predict_into: sets.data = null; expected memory for the mask");
   CHECK(message_of([&] {

@@ -244,12 +244,7 @@ class split_classifier {
   void predict_into(const M& probabilities, matrix_view<bool> sets, std::uint64_t first_row = 0) const {
     constexpr std::string_view where = "tessera::conformal::split_classifier::predict_into";
     require_classes(probabilities, where);
-    const std::size_t rows = view_of<T>(probabilities).rows;
-    const std::string expected = tessera::detail::to_text(rows) + " x " + tessera::detail::to_text(classes_);
-    require(sets.rows == rows && sets.cols == classes_, where, "sets shape",
-            tessera::detail::to_text(sets.rows) + " x " + tessera::detail::to_text(sets.cols),
-            expected + " (the probabilities' rows x the calibration's K)");
-    require(sets.rows == 0 || sets.data != nullptr, where, "sets.data", "null", "memory for the mask");
+    detail::require_mask_shape(where, view_of<T>(probabilities).rows, classes_, sets, "memory for the mask");
     fill_sets(probabilities, sets, first_row, where);
   }
 

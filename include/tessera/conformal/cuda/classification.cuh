@@ -324,18 +324,6 @@ inline void require_size(std::string_view where, std::string_view name, std::siz
           "probabilities." + std::string(dimension) + " = " + tessera::detail::to_text(expected));
 }
 
-/// Requires a mask of the probabilities' shape.
-template <class T>
-void require_mask_shape(std::string_view where, const matrix_view<const T>& probabilities,
-                        const matrix_view<std::uint8_t>& sets) {
-  const std::string shape = tessera::detail::to_text(probabilities.rows) + " x " +
-                            tessera::detail::to_text(probabilities.cols);
-  require(sets.rows == probabilities.rows && sets.cols == probabilities.cols, where, "sets shape",
-          tessera::detail::to_text(sets.rows) + " x " + tessera::detail::to_text(sets.cols),
-          "the probabilities' shape " + shape);
-  require(sets.rows == 0 || sets.data != nullptr, where, "sets.data", "null", "device memory for the mask");
-}
-
 /// Launches the elementwise kernel (scores without rank) and reports.
 template <float_or_double T, class S>
 void launch_elementwise_sets(exec::cuda policy, const S& score, matrix_view<const T> probabilities, T threshold,
@@ -402,7 +390,7 @@ void predict_sets(exec::cuda policy, const S& score, matrix_view<const T> probab
   detail::require_valid_score(score, where);
   require(!std::isnan(threshold), where, "threshold", threshold, "a number (not NaN)");
   detail::require_device_matrix(where, "probabilities", probabilities);
-  detail::require_mask_shape(where, probabilities, sets);
+  detail::require_mask_shape(where, probabilities.rows, probabilities.cols, sets, "device memory for the mask");
   if (probabilities.rows == 0) return;
   const detail::violation_slot violation(policy.stream, where);
   const random_stream draws(seed, 1);
@@ -435,7 +423,7 @@ void predict_sets(exec::cuda policy, const S& score, matrix_view<const T> probab
   detail::require_device_matrix(where, "probabilities", probabilities);
   detail::require_size(where, "thresholds", thresholds.size(), "cols", probabilities.cols);
   require_no_nan(where, "thresholds", thresholds);
-  detail::require_mask_shape(where, probabilities, sets);
+  detail::require_mask_shape(where, probabilities.rows, probabilities.cols, sets, "device memory for the mask");
   if (probabilities.rows == 0) return;
   const detail::violation_slot violation(policy.stream, where);
   const detail::stream_buffer<T> label_thresholds(thresholds.size(), policy.stream, where);

@@ -176,6 +176,20 @@ void for_each_row(std::size_t rows, MakeScratch make_scratch, Body body) {
   }
 }
 
+/// Requires `sets` to be a mask of the probabilities' shape, rows x cols, with `memory` (what the
+/// message asks for: "memory for the mask", "device memory for the mask") unless it is empty.
+/// The shapes are formatted only on failure. O(1).
+template <class Mask>
+void require_mask_shape(std::string_view where, std::size_t rows, std::size_t cols, const matrix_view<Mask>& sets,
+                        std::string_view memory) {
+  const auto shape = [](std::size_t r, std::size_t c) {
+    return tessera::detail::to_text(r) + " x " + tessera::detail::to_text(c);
+  };
+  if (sets.rows != rows || sets.cols != cols)
+    require(false, where, "sets shape", shape(sets.rows, sets.cols), "the probabilities' shape " + shape(rows, cols));
+  require(sets.rows == 0 || sets.data != nullptr, where, "sets.data", "null", memory);
+}
+
 /// Calls body(i, row i, scratch) for every row i of `matrix` as for_each_row does, after the
 /// checks of checked_probabilities: with renormalize, on the renormalized copy; otherwise each row
 /// is checked just before its body runs, so that the matrix streams through memory once rather
