@@ -298,6 +298,41 @@ TEST_CASE("bad input gets a message naming the parameter") {
   CHECK(message_of([&] { normalized.predict_into(y, std::vector<double>{1, 1, 0, 1}, out); }) ==
         where + "::predict_into: sigma[2] = 0; expected a finite number > 0");
 
+  // Calibration checks y and the predictions in its selection's pass: below and above the size
+  // where the selection brackets (2^14), a non-finite entry is named by its first index; a
+  // residual that overflows from finite inputs is a score like any other.
+  for (const std::size_t n : {std::size_t{50}, std::size_t{20000}}) {
+    for (const double bad : {inf, -inf, std::nan("")}) {
+      std::vector<double> targets(n, 1.0), predictions(n, 0.5);
+      targets[n - 1] = targets[n / 3] = bad;
+      const std::string shown = std::isnan(bad) ? "nan" : bad > 0 ? "inf" : "-inf";
+      CHECK(message_of([&] { split(targets, predictions, 0.1); }) ==
+            where + ": y[" + std::to_string(n / 3) + "] = " + shown + "; expected a finite number");
+      CHECK(message_of([&] { split(predictions, targets, 0.1); }) ==
+            where + ": prediction[" + std::to_string(n / 3) + "] = " + shown + "; expected a finite number");
+    }
+    std::vector<double> targets(n, 1.0), predictions(n, 0.5);
+    targets[0] = std::numeric_limits<double>::max();
+    predictions[0] = -std::numeric_limits<double>::max();
+    CHECK(split(targets, predictions, 0.1).quantile() == 0.5);
+  }
+  // The scales of predict and predict_into are checked in the pass that forms the intervals:
+  // zero of either sign, negatives, inf and NaN are named; the smallest subnormal and the
+  // largest double are scales.
+  const double tiny = std::numeric_limits<double>::denorm_min(), huge = std::numeric_limits<double>::max();
+  const std::vector<double> scales_ok{tiny, huge, 1, 2};
+  CHECK(normalized.predict(mu, scales_ok)[1] == cf::interval<double>{2 - normalized.quantile() * huge, 2 + normalized.quantile() * huge});
+  for (const double bad : {0.0, -0.0, -1.0, inf, std::nan("")}) {
+    std::vector<double> scales(1001, 1.0), predictions(1001, 0.5);
+    scales[999] = scales[400] = bad;
+    const std::string shown = std::isnan(bad) ? "nan" : std::isinf(bad) ? "inf" : bad == -1 ? "-1" : std::signbit(bad) ? "-0" : "0";
+    const std::string expected = "[400] = " + shown + "; expected a finite number > 0";
+    CHECK(message_of([&] { normalized.predict(predictions, scales); }) == where + "::predict: sigma" + expected);
+    std::vector<cf::interval<double>> many(1001);
+    CHECK(message_of([&] { normalized.predict_into(predictions, scales, many); }) ==
+          where + "::predict_into: sigma" + expected);
+  }
+
   const std::string weighted_where = "tessera::conformal::weighted_split_conformal_regressor";
   CHECK(message_of([&] { weighted(y, mu, std::vector<double>{1, -1, 1, 1}, 0.1); }) ==
         weighted_where + ": weights[1] = -1; expected a finite number >= 0");

@@ -30,6 +30,7 @@
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
 
 namespace tessera::conformal {
@@ -85,37 +86,52 @@ class conformalized_quantile_regressor {
     return {lower - lower_correction_, upper + upper_correction_};
   }
 
-  /// One interval per test point. O(m).
+  /// One interval per test point. O(m), one pass.
   /// Throws invalid_argument on a size mismatch, an empty or a non-finite input.
   std::vector<interval<T>> predict(std::span<const T> lower, std::span<const T> upper) const {
-    require_quantile_predictions("tessera::conformal::conformalized_quantile_regressor::predict",
-                                 lower, upper);
-    std::vector<interval<T>> intervals(lower.size());
-    fill_intervals(lower, upper, intervals);
+    constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict";
+    require_quantile_prediction_sizes(where, lower, upper);
+    tessera::detail::finite_watch<T> lower_finite, upper_finite;
+    auto intervals = tessera::detail::generated_vector(lower.size(), [&](std::size_t i) {
+      return interval<T>{lower_finite.see(lower[i]) - lower_correction_, upper_finite.see(upper[i]) + upper_correction_};
+    });
+    require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
     return intervals;
   }
 
   /// predict's intervals written into `out` (one per test point), memory of the caller's that
-  /// batches can reuse, sparing a fresh vector's zero-fill and page faults (see
+  /// batches can reuse, sparing a fresh vector's page faults (see
   /// split_conformal_regressor::predict_into). O(m). Errors as predict, and invalid_argument
-  /// when out.size() != lower.size().
+  /// when out.size() != lower.size(); out may be written before a bad input is reported.
   void predict_into(std::span<const T> lower, std::span<const T> upper, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict_into";
-    require_quantile_predictions(where, lower, upper);
+    require_quantile_prediction_sizes(where, lower, upper);
     require_same_size(where, "out", out.size(), "lower", lower.size());
-    fill_intervals(lower, upper, out);
+    tessera::detail::finite_watch<T> lower_finite, upper_finite;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      out[i] = {lower_finite.see(lower[i]) - lower_correction_, upper_finite.see(upper[i]) + upper_correction_};
+    require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
   }
 
  private:
-  void fill_intervals(std::span<const T> lower, std::span<const T> upper, std::span<interval<T>> out) const {
-    for (std::size_t i = 0; i < lower.size(); ++i)
-      out[i] = {lower[i] - lower_correction_, upper[i] + upper_correction_};
+  static void require_quantile_prediction_sizes(std::string_view where, std::span<const T> lower,
+                                                std::span<const T> upper) {
+    require_nonempty(where, "lower", lower.size());
+    require_same_size(where, "upper", upper.size(), "lower", lower.size());
+  }
+
+  /// After a pass that watched them: names the first non-finite lower, then upper, prediction.
+  static void require_finite_quantile_predictions(std::string_view where, std::span<const T> lower,
+                                                  const tessera::detail::finite_watch<T>& lower_finite,
+                                                  std::span<const T> upper,
+                                                  const tessera::detail::finite_watch<T>& upper_finite) {
+    if (!lower_finite.all_finite()) require_all_finite(where, "lower", lower);
+    if (!upper_finite.all_finite()) require_all_finite(where, "upper", upper);
   }
 
   static void require_quantile_predictions(std::string_view where, std::span<const T> lower,
                                            std::span<const T> upper) {
-    require_nonempty(where, "lower", lower.size());
-    require_same_size(where, "upper", upper.size(), "lower", lower.size());
+    require_quantile_prediction_sizes(where, lower, upper);
     require_all_finite(where, "lower", lower);
     require_all_finite(where, "upper", upper);
   }

@@ -24,6 +24,7 @@
 // ResidualNormalisedScore(prefit=True) computes the same intervals.
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -35,6 +36,7 @@
 
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
+#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/validate.hpp"
 
@@ -106,6 +108,59 @@ interval<T> scaled_interval(T prediction, T q, T sigma) {
   return {prediction - half_width, prediction + half_width};
 }
 
+/// Whether every scale a loop passed through see() was finite and > 0, known without a pass of
+/// its own: see keeps the largest (bits of sigma) - 1, which stays below (bits of +inf) - 1
+/// exactly when 0 < sigma < inf (+0 wraps to the top; -0, negatives and NaNs have larger bits).
+template <float_or_double T>
+class positive_scale_watch {
+ public:
+  /// Records sigma and returns it. O(1).
+  T see(T sigma) {
+    const bits_of<T> b = std::bit_cast<bits_of<T>>(sigma) - 1;
+    largest_ = largest_ > b ? largest_ : b;
+    return sigma;
+  }
+
+  /// Whether every scale seen was finite and > 0 (true when none was seen).
+  bool all_positive() const { return largest_ < tessera::detail::infinity_bits<T>() - 1; }
+
+ private:
+  bits_of<T> largest_ = 0;
+};
+
+/// The intervals of split_conformal_regressor's predictions, each formed from its inputs once,
+/// with the inputs checked on the way (the watches), so that predict makes one pass over them.
+template <float_or_double T>
+class interval_maker {
+ public:
+  /// q: the calibrated quantile; prediction (and sigma, for the normalized score) are read at
+  /// the indices asked, sigma of prediction's size.
+  interval_maker(T q, std::span<const T> prediction, std::span<const T> sigma = {})
+      : q_(q), prediction_(prediction), sigma_(sigma) {}
+
+  /// [mu_i - q, mu_i + q]. O(1).
+  interval<T> absolute(std::size_t i) { return scaled_interval(finite_.see(prediction_[i]), q_, T{1}); }
+
+  /// [mu_i - q sigma_i, mu_i + q sigma_i]. O(1).
+  interval<T> normalized(std::size_t i) {
+    return scaled_interval(finite_.see(prediction_[i]), q_, scales_.see(sigma_[i]));
+  }
+
+  /// Throws invalid_argument naming the first non-finite prediction, then the first scale not
+  /// finite and > 0, among those passed; O(m) only then.
+  void require_valid(std::string_view where) const {
+    if (!finite_.all_finite()) require_all_finite(where, "prediction", prediction_);
+    if (!scales_.all_positive()) require_scales(where, sigma_, prediction_.size());
+  }
+
+ private:
+  T q_;
+  std::span<const T> prediction_;
+  std::span<const T> sigma_;
+  tessera::detail::finite_watch<T> finite_;
+  positive_scale_watch<T> scales_;
+};
+
 }  // namespace detail
 
 /// Split conformal regression: calibrate once on held-out rows, then an interval per test point.
@@ -159,78 +214,77 @@ class split_conformal_regressor {
     return detail::scaled_interval(prediction, quantile_, sigma);
   }
 
-  /// One interval per prediction (absolute score). O(m). Errors as predict(T).
+  /// One interval per prediction (absolute score). O(m), one pass. Errors as predict(T).
   std::vector<interval<T>> predict(std::span<const T> prediction) const {
-    // Sized first, then filled by a loop that vectorizes: push_back's size update per element cost
-    // more (1.8 vs 1.1 ns per interval at 10^4) than the zero-filling, except past the caches.
-    std::vector<interval<T>> intervals(prediction.size());
-    fill_intervals("tessera::conformal::split_conformal_regressor::predict", prediction, intervals);
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, false);
+    detail::interval_maker<T> make(quantile_, prediction);
+    auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.absolute(i); });
+    make.require_valid(where);
     return intervals;
   }
 
-  /// One interval per (prediction, sigma) (normalized score). O(m). Errors as predict(T, T),
-  /// and invalid_argument when sigma.size() != prediction.size().
+  /// One interval per (prediction, sigma) (normalized score). O(m), one pass. Errors as
+  /// predict(T, T), and invalid_argument when sigma.size() != prediction.size().
   std::vector<interval<T>> predict(std::span<const T> prediction, std::span<const T> sigma) const {
-    std::vector<interval<T>> intervals(prediction.size());
-    fill_intervals("tessera::conformal::split_conformal_regressor::predict", prediction, sigma, intervals);
+    constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
+    detail::require_matching_score(where, normalized_, true);
+    require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
+    detail::interval_maker<T> make(quantile_, prediction, sigma);
+    auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.normalized(i); });
+    make.require_valid(where);
     return intervals;
   }
 
   /// predict's intervals written into `out` (one per prediction), memory of the caller's that
-  /// batches can reuse: a fresh vector is zero-filled and, past the caches, faulted in page by
-  /// page (at 10^7 intervals most of predict's time). O(m). Errors as predict, and
-  /// invalid_argument when out.size() != prediction.size(); out may be partly written on error.
+  /// batches can reuse: a fresh vector is faulted in page by page past the caches (at 10^7
+  /// intervals most of predict's time). O(m). Errors as predict, and invalid_argument when
+  /// out.size() != prediction.size(); out may be written before a bad input is reported.
   void predict_into(std::span<const T> prediction, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict_into";
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
-    fill_intervals(where, prediction, out);
+    detail::require_matching_score(where, normalized_, false);
+    detail::interval_maker<T> make(quantile_, prediction);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = make.absolute(i);
+    make.require_valid(where);
   }
 
   /// predict(prediction, sigma) into `out`, as above.
   void predict_into(std::span<const T> prediction, std::span<const T> sigma, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict_into";
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
-    fill_intervals(where, prediction, sigma, out);
+    detail::require_matching_score(where, normalized_, true);
+    require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
+    detail::interval_maker<T> make(quantile_, prediction, sigma);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = make.normalized(i);
+    make.require_valid(where);
   }
 
  private:
-  /// The absolute score's intervals into out (out.size() == prediction.size()). The loop also
-  /// takes the largest |prediction| bit pattern, so the finiteness check needs no pass of its own;
-  /// only when it fails does the full check run, for its message.
-  void fill_intervals(std::string_view where, std::span<const T> prediction, std::span<interval<T>> out) const {
-    detail::require_matching_score(where, normalized_, false);
-    bits_of<T> largest = 0;
-    for (std::size_t i = 0; i < prediction.size(); ++i) {
-      const bits_of<T> b = tessera::detail::magnitude_bits(prediction[i]);
-      largest = largest > b ? largest : b;
-      out[i] = detail::scaled_interval(prediction[i], quantile_, T{1});
-    }
-    if (largest >= tessera::detail::infinity_bits<T>()) require_all_finite(where, "prediction", prediction);
-  }
-
-  /// The normalized score's intervals into out (out.size() == prediction.size()).
-  void fill_intervals(std::string_view where, std::span<const T> prediction, std::span<const T> sigma,
-                      std::span<interval<T>> out) const {
-    detail::require_matching_score(where, normalized_, true);
-    require_all_finite(where, "prediction", prediction);
-    detail::require_scales(where, sigma, prediction.size());
-    for (std::size_t i = 0; i < prediction.size(); ++i)
-      out[i] = detail::scaled_interval(prediction[i], quantile_, sigma[i]);
-  }
-
   split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
                             std::span<const T> sigma, double alpha, bool normalized)
       : alpha_(alpha), calibration_size_(y.size()), normalized_(normalized) {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor";
     require_open_unit_interval(where, "alpha", alpha);
-    detail::require_targets_and_predictions(where, y, prediction);
+    require_nonempty(where, "y", y.size());
+    require_same_size(where, "prediction", prediction.size(), "y", y.size());
     if (normalized) detail::require_scales(where, sigma, prediction.size());
-    // The scores are selected as they are formed, never stored (detail::kth_smallest).
     const std::uint64_t rank = upper_rank(y.size(), alpha);
-    quantile_ = rank > y.size() ? std::numeric_limits<T>::infinity()
-                                : detail::kth_smallest<T>(y.size(), rank, [&](std::size_t i) {
-                                    return detail::residual_score(y, prediction, sigma, i);
-                                  });
+    if (rank > y.size()) {  // too few rows for alpha: no selection, so the inputs' own checks
+      detail::require_targets_and_predictions(where, y, prediction);
+      quantile_ = std::numeric_limits<T>::infinity();
+      return;
+    }
+    // The scores are selected as they are formed, never stored (detail::kth_smallest), and y and
+    // the predictions are checked in that same pass: a score is finite unless one of them is not
+    // (or |y - mu| overflows), and only then do the named checks run. A NaN score is selected as
+    // +inf meanwhile, as selection needs an order.
+    tessera::detail::finite_watch<T> finite;
+    quantile_ = detail::kth_smallest<T>(y.size(), rank, [&](std::size_t i) {
+      const T score = finite.see(detail::residual_score(y, prediction, sigma, i));
+      return score == score ? score : std::numeric_limits<T>::infinity();
+    });
+    if (!finite.all_finite()) detail::require_targets_and_predictions(where, y, prediction);
   }
 
   T quantile_{};

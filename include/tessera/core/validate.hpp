@@ -124,6 +124,26 @@ constexpr bits_of<T> infinity_bits() {
   return std::bit_cast<bits_of<T>>(std::numeric_limits<T>::infinity());
 }
 
+/// Whether every value a loop passed through see() was finite, known without a pass of its own:
+/// see keeps the largest |v| bit pattern (an integer max, which vectorizes with the loop that
+/// uses the values). A failed watch is followed by require_all_finite, for the message.
+template <float_or_double T>
+class finite_watch {
+ public:
+  /// Records v and returns it. O(1).
+  T see(T v) {
+    const bits_of<T> b = magnitude_bits(v);
+    largest_ = largest_ > b ? largest_ : b;
+    return v;
+  }
+
+  /// Whether every value seen was finite (true when none was seen).
+  bool all_finite() const { return largest_ < infinity_bits<T>(); }
+
+ private:
+  bits_of<T> largest_ = 0;
+};
+
 }  // namespace detail
 
 /// Requires every element to be finite; names the first offending index. O(n).
