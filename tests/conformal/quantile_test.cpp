@@ -134,7 +134,8 @@ TEMPLATE_TEST_CASE("bracketed selection finds nth_element's value for every rank
                    "", float, double) {
   // Sizes past the direct-selection limit; patterns that a strided sample misjudges (sorted,
   // reversed, periodic with the stride, few distinct values, infinities) force the fallback.
-  for (const std::size_t n : {std::size_t{1} << 14, std::size_t{100'003}}) {
+  for (const std::size_t n : {cf::detail::bracketed_selection_minimum, std::size_t{3001}, std::size_t{1} << 14,
+                               std::size_t{100'003}}) {
     const auto random = uniform_scores(n, 13);
     // The last pattern puts 0 exactly where the sample looks and larger values elsewhere: the
     // bracket around the sample's ranks then misses every rank but the smallest.

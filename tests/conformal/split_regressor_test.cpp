@@ -299,7 +299,7 @@ TEST_CASE("bad input gets a message naming the parameter") {
         where + "::predict_into: sigma[2] = 0; expected a finite number > 0");
 
   // Calibration checks y and the predictions in its selection's pass: below and above the size
-  // where the selection brackets (2^14), a non-finite entry is named by its first index; a
+  // where the selection brackets (2^11), a non-finite entry is named by its first index; a
   // residual that overflows from finite inputs is a score like any other.
   for (const std::size_t n : {std::size_t{50}, std::size_t{20000}}) {
     for (const double bad : {inf, -inf, std::nan("")}) {

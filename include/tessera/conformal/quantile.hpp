@@ -24,6 +24,7 @@
 
 #include "tessera/conformal/detail/vector_lanes.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
 
 namespace tessera::conformal {
@@ -55,7 +56,7 @@ inline std::uint64_t lower_rank(std::uint64_t n, double alpha) {
 namespace detail {
 
 /// Below this many values a selection runs nth_element directly: sampling would not pay.
-inline constexpr std::size_t bracketed_selection_minimum = std::size_t{1} << 14;
+inline constexpr std::size_t bracketed_selection_minimum = std::size_t{1} << 11;
 
 /// The sample a bracketed selection ranks: about 4 sqrt(n) values, at most 8192.
 inline std::size_t selection_sample_size(std::size_t n) {
@@ -73,8 +74,7 @@ inline std::size_t selection_sample_size(std::size_t n) {
 template <float_or_double T, class Value>
 T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
   const auto select_all = [&] {
-    std::vector<T> values(n);
-    for (std::size_t i = 0; i < n; ++i) values[i] = value(i);
+    std::vector<T> values = tessera::detail::generated_vector(n, [&](std::size_t i) { return value(i); });
     const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
     std::nth_element(values.begin(), kth, values.end());
     return *kth;
