@@ -244,6 +244,34 @@ T pivot_between(T low, T high) {
 /// The most candidates gathered and sorted at the end of the search.
 inline constexpr std::size_t gathered_candidates = 32;
 
+/// Puts the c <= gathered_candidates labels of `labels`, given in index order, into ranking
+/// order: each label's place is the number of labels ranked before it (of higher probability,
+/// or of equal probability and earlier in the input), counted against all slots a vector
+/// register at a time. No comparison branches, where std::sort's mispredicted ones cost about a
+/// tenth of an APS row. O(c gathered_candidates / lanes).
+template <float_or_double T>
+void rank_gathered(std::span<const T> row, std::span<std::int32_t> labels) {
+  using V = typename vector_of<T>::type;
+  constexpr std::size_t lanes = vector_of<T>::lanes;
+  static_assert(gathered_candidates % lanes == 0 && lanes < 32);
+  T probability[gathered_candidates];  // empty slots hold -1, which ranks after every p >= 0
+  for (std::size_t i = 0; i < gathered_candidates; ++i) probability[i] = i < labels.size() ? row[labels[i]] : T(-1);
+  std::int32_t ranked[gathered_candidates];
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const V p = V{} + probability[i];
+    std::size_t before = 0;
+    for (std::size_t j = 0; j < gathered_candidates; j += lanes) {
+      const V other = load_vector(probability + j);
+      // Lanes of slots before i, for the ties: all when the register ends before i.
+      const unsigned earlier = i >= j + lanes ? (1u << lanes) - 1 : i > j ? (1u << (i - j)) - 1 : 0u;
+      before += static_cast<std::size_t>(std::popcount(lane_bits<T>(other > p)) +
+                                         std::popcount(lane_bits<T>(other == p) & earlier));
+    }
+    ranked[before] = labels[i];
+  }
+  std::copy_n(ranked, labels.size(), labels.begin());
+}
+
 /// search_set_end without updating the hint.
 template <float_or_double T, class ScoreAt>
 certified_set_end<T> search_from_hint(const ScoreAt& score_at, std::span<const T> row, T q,
@@ -286,7 +314,9 @@ certified_set_end<T> search_from_hint(const ScoreAt& score_at, std::span<const T
   // Gather the candidates, rank them and score them in turn after the labels above high.
   const std::size_t gathered = gather_between(row, low, high, scratch);
   const auto candidates = scratch.first(gathered);
-  std::sort(candidates.begin(), candidates.end(), ranking_order(row));
+  // More than gathered_candidates only when they share one probability: index order is then
+  // their ranking.
+  if (gathered <= gathered_candidates) rank_gathered(row, candidates);
   T mass = above_mass;
   for (std::size_t i = 0; i < gathered; ++i) {
     const std::int32_t y = candidates[i];
