@@ -70,27 +70,36 @@ std::vector<T> score_rows(const S& score, const matrix_view<const T>& probabilit
   return scores;
 }
 
-/// Intervals sure to hold each calibration row's score s_i (u_i drawn as in score_rows): from
-/// one pass over the row for a mass-monotone score (score_bounds), the exact score (low = high)
-/// otherwise. O(n K).
+/// An interval sure to hold the score of a calibration row: from one pass over the row for a
+/// mass-monotone score (score_bounds), the exact score (low = high) otherwise. scratch: K label
+/// indices (unused by mass-monotone scores). O(K), or score_of's cost.
 template <float_or_double T, classification_score<T> S>
-std::vector<score_interval<T>> calibration_intervals(const S& score, const matrix_view<const T>& probabilities,
-                                                     std::span<const std::int32_t> labels, std::uint64_t seed) {
+score_interval<T> calibration_interval(const S& score, std::span<const T> row, std::int32_t label, T u,
+                                       std::span<std::int32_t> scratch) {
   if constexpr (mass_monotone_score<S, T>) {
-    std::vector<score_interval<T>> intervals(probabilities.rows);
-    const random_stream stream(seed, 0);
-    for_each_row(
-        probabilities.rows, [] { return 0; },
-        [&](std::size_t i, int&) {
-          intervals[i] = score_bounds(score, probabilities.row(i), labels[i], uniform<T>(stream, i));
-        });
-    return intervals;
+    return score_bounds(score, row, label, u);
   } else {
-    const std::vector<T> scores = score_rows(score, probabilities, labels, seed);
-    std::vector<score_interval<T>> intervals(scores.size());
-    for (std::size_t i = 0; i < scores.size(); ++i) intervals[i] = {scores[i], scores[i]};
-    return intervals;
+    const T s = score_of(score, row, label, u, scratch);
+    return {s, s};
   }
+}
+
+/// calibration_interval of every row (labels valid, K of them each), row i drawing u_i as
+/// score_rows does. each_row(make_scratch, body) calls body(i, row i, scratch) for every row, as
+/// for_each_checked_row does (which checks each row just before its interval, so the matrix
+/// streams through memory once). O(n K). Throws what each_row throws.
+template <float_or_double T, classification_score<T> S, class EachRow>
+std::vector<score_interval<T>> calibration_intervals(const S& score, std::size_t classes,
+                                                     std::span<const std::int32_t> labels, std::uint64_t seed,
+                                                     EachRow each_row) {
+  std::vector<score_interval<T>> intervals(labels.size());
+  const random_stream stream(seed, 0);
+  each_row([&] { return std::vector<std::int32_t>(mass_monotone_score<S, T> ? 0 : classes); },
+           [&](std::size_t i, std::span<const T> row, std::vector<std::int32_t>& scratch) {
+             intervals[i] = calibration_interval(score, row, labels[i], uniform<T>(stream, i),
+                                                 std::span<std::int32_t>(scratch));
+           });
+  return intervals;
 }
 
 /// The k-th smallest (k >= 1; +inf for k > rows.size()) of the exact scores of `rows`, known
@@ -120,12 +129,14 @@ T order_statistic_of_intervals(std::span<const score_interval<T>> intervals, std
 
 /// The thresholds of a split classifier: the conformal quantile of all calibration scores, or
 /// q_y of the rows labelled y for every label y (+inf for a label with too few rows, none
-/// included). Equal to the order statistics of score_rows' exact scores. O(n K) expected.
+/// included), given intervals sure to hold the scores (calibration_intervals); the rows'
+/// probabilities are read again only to score exactly the few rows whose interval may hold a
+/// threshold. Equal to the order statistics of score_rows' exact scores. O(n) expected plus those
+/// exact scores.
 template <float_or_double T, classification_score<T> S>
 std::vector<T> calibration_thresholds(const S& score, const matrix_view<const T>& probabilities,
                                       std::span<const std::int32_t> labels, std::uint64_t seed, double alpha,
-                                      bool class_conditional) {
-  const std::vector<score_interval<T>> intervals = calibration_intervals(score, probabilities, labels, seed);
+                                      bool class_conditional, std::span<const score_interval<T>> intervals) {
   const random_stream stream(seed, 0);
   std::vector<std::int32_t> scratch(probabilities.cols);
   const auto exact = [&](std::size_t i) {
@@ -137,6 +148,21 @@ std::vector<T> calibration_thresholds(const S& score, const matrix_view<const T>
   for (const std::vector<std::size_t>& rows : groups)
     thresholds.push_back(order_statistic_of_intervals<T>(intervals, rows, upper_rank(rows.size(), alpha), exact));
   return thresholds;
+}
+
+/// calibration_thresholds for rows already checked: their intervals first, from one pass over
+/// each row. O(n K) expected.
+template <float_or_double T, classification_score<T> S>
+std::vector<T> calibration_thresholds(const S& score, const matrix_view<const T>& probabilities,
+                                      std::span<const std::int32_t> labels, std::uint64_t seed, double alpha,
+                                      bool class_conditional) {
+  const std::vector<score_interval<T>> intervals =
+      calibration_intervals<T>(score, probabilities.cols, labels, seed, [&](auto make_scratch, auto body) {
+        for_each_row(probabilities.rows, make_scratch,
+                     [&](std::size_t i, auto& scratch) { body(i, probabilities.row(i), scratch); });
+      });
+  return calibration_thresholds(score, probabilities, labels, seed, alpha, class_conditional,
+                                std::span<const score_interval<T>>(intervals));
 }
 
 /// The mean size of the sets of the rows for one threshold, row j drawing
@@ -209,13 +235,22 @@ class split_classifier {
     constexpr std::string_view where = "tessera::conformal::split_classifier";
     require_open_unit_interval(where, "alpha", alpha);
     detail::require_valid_score(score, where);
-    const detail::checked_probabilities<T> checked(
-        probabilities, options.sums == row_sums::renormalized, where, "probabilities");
-    const matrix_view<const T>& view = checked.view();
+    detail::require_probability_shape(probabilities, where, "probabilities");
+    const matrix_view<const T> view = view_of<T>(probabilities);
     require(view.rows >= 1, where, "probabilities.shape()[0]", view.rows, ">= 1 (a calibration row)");
     detail::require_labels(where, labels, "probabilities", view.rows, view.cols);
     classes_ = view.cols;
-    thresholds_ = detail::calibration_thresholds(score, view, labels, seed, alpha, options.class_conditional);
+    if (options.sums == row_sums::renormalized) {
+      const detail::checked_probabilities<T> checked(probabilities, true, where, "probabilities");
+      thresholds_ = detail::calibration_thresholds(score, checked.view(), labels, seed, alpha, options.class_conditional);
+      return;
+    }
+    const std::vector<detail::score_interval<T>> intervals =
+        detail::calibration_intervals<T>(score, view.cols, labels, seed, [&](auto make_scratch, auto body) {
+          detail::for_each_checked_row<T>(probabilities, false, where, "probabilities", make_scratch, body);
+        });
+    thresholds_ = detail::calibration_thresholds(score, view, labels, seed, alpha, options.class_conditional,
+                                                 std::span<const detail::score_interval<T>>(intervals));
   }
 
   /// The prediction sets of m test rows: sets(j, y) says whether label y is in the set of row j.

@@ -75,6 +75,14 @@ double row_sum_and_validity(std::span<const T> row, bool& valid, const T* next_r
   return (partial[0] + partial[1]) + (partial[2] + partial[3]);
 }
 
+/// Requires a two-dimensional matrix of K >= 1 columns, naming it `name`: the shape checks of
+/// checked_probabilities, for callers that check the entries row by row later. O(1).
+template <real_matrix M>
+void require_probability_shape(const M& matrix, std::string_view where, std::string_view name) {
+  require(matrix.dimension() == 2, where, std::string(name) + ".dimension()", matrix.dimension(), "2");
+  require(matrix.shape()[1] >= 1, where, std::string(name) + ".shape()[1]", matrix.shape()[1], ">= 1 (a class)");
+}
+
 /// A probability matrix that passed the checks: a view of the caller's data, or of a copy whose
 /// rows were divided by their sums. Neither copyable nor movable: it is a local of one call.
 template <float_or_double T>
@@ -87,9 +95,8 @@ class checked_probabilities {
   checked_probabilities(const M& matrix, bool renormalize, std::string_view where,
                         std::string_view name) {
     const std::string label(name);
-    require(matrix.dimension() == 2, where, label + ".dimension()", matrix.dimension(), "2");
+    require_probability_shape(matrix, where, name);
     view_ = view_of<T>(matrix);
-    require(view_.cols >= 1, where, label + ".shape()[1]", view_.cols, ">= 1 (a class)");
     std::vector<double> sums(view_.rows);
     for (std::size_t i = 0; i < view_.rows; ++i) sums[i] = checked_row_sum(i, where, label);
     for (std::size_t i = 0; i < view_.rows; ++i) {
