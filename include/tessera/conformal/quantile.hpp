@@ -124,8 +124,8 @@ T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
     std::size_t appended = 0, j = 0;
     for (; j + lanes <= count; j += lanes) {  // compress_lanes stores `lanes` values: appended <= j
       const V v = load_vector(values + j);
-      below += static_cast<std::uint64_t>(std::popcount(lane_bits<T>(v < lower)));
-      appended += compress_lanes<T>(lane_bits<T>((v >= lower) & (v <= upper)), v, out + appended);
+      below += static_cast<std::uint64_t>(std::popcount(bits_below<T>(v, lower)));
+      appended += compress_lanes<T>(bits_between<T>(v, lower, upper), v, out + appended);
     }
     for (; j < count; ++j) {
       const T v = values[j];

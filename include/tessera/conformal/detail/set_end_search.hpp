@@ -222,7 +222,7 @@ std::size_t gather_between(std::span<const T> row, T low, T high, std::span<std:
   std::size_t j = 0;
   for (; j + stored <= row.size(); j += lanes) {
     const V p = load_vector(row.data() + j);
-    const unsigned inside = lane_bits<T>((p >= lower) & (p <= upper));
+    const unsigned inside = bits_between<T>(p, lower, upper);
     gathered += compress_lane_indices<lanes>(inside, static_cast<std::int32_t>(j), labels.data() + gathered);
   }
   for (; j < row.size(); ++j) {

@@ -78,6 +78,40 @@ unsigned lane_bits(const Mask& mask) {
 #endif
 }
 
+/// Bit l set for each lane l with low[l] <= v[l] <= high[l] (never for a NaN): lane_bits of the
+/// two compares, except that with AVX-512 they go straight into a mask register. GCC's vector
+/// compares there are formed in mask registers, widened into a vector of lanes and tested back
+/// into a mask: two instructions more per register, on the critical path of a gather whose lanes
+/// are then compressed (a set search's gather took ~1.4x as long).
+template <float_or_double T>
+unsigned bits_between(const typename vector_of<T>::type& v, const typename vector_of<T>::type& low,
+                      const typename vector_of<T>::type& high) {
+#if defined(__AVX512F__) && !defined(__CUDACC__)
+  if constexpr (sizeof(T) == 8) {
+    const auto [x, a, b] = std::array{std::bit_cast<__m512d>(v), std::bit_cast<__m512d>(low), std::bit_cast<__m512d>(high)};
+    return _mm512_mask_cmp_pd_mask(_mm512_cmp_pd_mask(x, a, _CMP_GE_OQ), x, b, _CMP_LE_OQ);
+  } else {
+    const auto [x, a, b] = std::array{std::bit_cast<__m512>(v), std::bit_cast<__m512>(low), std::bit_cast<__m512>(high)};
+    return _mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(x, a, _CMP_GE_OQ), x, b, _CMP_LE_OQ);
+  }
+#else
+  return lane_bits<T>((v >= low) & (v <= high));
+#endif
+}
+
+/// Bit l set for each lane l with v[l] < bound[l] (never for a NaN), as bits_between does it.
+template <float_or_double T>
+unsigned bits_below(const typename vector_of<T>::type& v, const typename vector_of<T>::type& bound) {
+#if defined(__AVX512F__) && !defined(__CUDACC__)
+  if constexpr (sizeof(T) == 8)
+    return _mm512_cmp_pd_mask(std::bit_cast<__m512d>(v), std::bit_cast<__m512d>(bound), _CMP_LT_OQ);
+  else
+    return _mm512_cmp_ps_mask(std::bit_cast<__m512>(v), std::bit_cast<__m512>(bound), _CMP_LT_OQ);
+#else
+  return lane_bits<T>(v < bound);
+#endif
+}
+
 /// For each 4-bit lane mask m, the positions of its set bits in increasing order (then zeros).
 inline constexpr auto set_lane_positions = [] {
   std::array<std::array<std::int32_t, 4>, 16> positions{};
