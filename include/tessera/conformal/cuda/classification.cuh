@@ -288,9 +288,14 @@ __global__ void __launch_bounds__(ranked_sets_threads, ranked_sets_min_blocks<Ro
         find_set_end(rule, row, classes, summary.highest, summary.lowest, slots[threadIdx.x / 32], lane);
     std::uint8_t* out = sets.data + i * sets.cols;
     const set_membership<T> membership(end);
-    row.for_each([&](T p, std::int32_t j, bool valid) {
-      if (valid) out[j] = membership(p, j);
-    });
+    if (membership.by_probability())
+      row.for_each([&](T p, std::int32_t j, bool valid) {
+        if (valid) out[j] = membership.above(p);
+      });
+    else
+      row.for_each([&](T p, std::int32_t j, bool valid) {
+        if (valid) out[j] = membership(p, j);
+      });
   }
 }
 

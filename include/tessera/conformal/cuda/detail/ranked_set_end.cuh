@@ -84,15 +84,34 @@ struct set_end {
   __device__ bool contains(const ranked_label<T>& e) const { return ranks_before(e, first_out); }
 };
 
-/// The mask byte of a label for a set that ends at `end`: 1 when the label ranks before it. For
-/// float the ranking is the order of the 64-bit key (probability bits, complemented label), and
-/// the byte is the sign of end key - key: a subtraction and a shift per label, no compare and no
-/// select (the integer pipe bounds the set kernel). For double, the comparison.
+/// The mask byte of a label for a set that ends at `end`: 1 when the label ranks before it.
+/// When no label of the end's probability ranks before it (its label is 0, or it is the end of
+/// the whole row: by_probability()), the byte depends on the probability alone: above(p). For
+/// float that is the sign of a 32-bit difference of bit patterns, a subtraction and a shift per
+/// label (the integer pipe bounds the set kernel); for double one compare. Otherwise the
+/// ranking's full order: for float the sign of end key - key, the 64-bit key being (probability
+/// bits, complemented label); for double the comparison.
 template <float_or_double T>
 class set_membership {
  public:
   __device__ explicit set_membership(const set_end<T>& end)
-      : end_(end), end_key_(sizeof(T) == 4 && end.first_out.probability >= 0 ? key_of(end.first_out) : 0) {}
+      : end_(end),
+        end_key_(sizeof(T) == 4 && end.first_out.probability >= 0 ? key_of(end.first_out) : 0),
+        // +0 <= p <= +inf have bits up to 0x7f800000: end bits - bits is negative exactly when
+        // p is above the end, and all ones puts every p above the end of the whole row.
+        end_bits_(end.first_out.probability >= 0
+                      ? std::bit_cast<std::uint32_t>(static_cast<float>(end.first_out.probability))
+                      : ~std::uint32_t{0}) {}
+
+  __device__ bool by_probability() const { return end_.first_out.label == 0 || end_.first_out.probability < 0; }
+
+  /// The byte of a label of probability p when by_probability().
+  __device__ std::uint8_t above(T p) const {
+    if constexpr (sizeof(T) == 4)
+      return static_cast<std::uint8_t>((end_bits_ - std::bit_cast<std::uint32_t>(p)) >> 31);
+    else
+      return p > end_.first_out.probability ? 1 : 0;
+  }
 
   __device__ std::uint8_t operator()(T p, std::int32_t label) const {
     if constexpr (sizeof(T) == 4)
@@ -110,7 +129,8 @@ class set_membership {
   }
 
   set_end<T> end_;          ///< what a double row compares with
-  std::uint64_t end_key_;   ///< what a float row compares with (unused for double)
+  std::uint64_t end_key_;   ///< what a float row compares with in the full order
+  std::uint32_t end_bits_;  ///< what a float row compares with by probability
 };
 
 /// The score rule of one row: whether the label of probability p, at `rank` with `mass_above`
@@ -339,8 +359,9 @@ __device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane
 }
 
 /// The end of the set among at most 32 candidates: gathered one per lane through `slots`,
-/// sorted, their masses summed by a scan, scored; the set ends at the first that fails, or at
-/// range.end when none does.
+/// sorted, their masses summed by a scan, scored; the set ends at the first that fails (named
+/// with label 0 when no label of its probability ranks before it), or at range.end when none
+/// does.
 template <float_or_double T, class S, class Keys, class Row>
 __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
                                  candidate_slots<T>& slots, unsigned lane) {
@@ -365,7 +386,17 @@ __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, con
   const unsigned failing = __ballot_sync(full_warp, fails);
   if (failing == 0) return range.end;
   const int first = __ffs(static_cast<int>(failing)) - 1;
-  return {{__shfl_sync(full_warp, candidate.probability, first), __shfl_sync(full_warp, candidate.label, first)}};
+  const T probability = __shfl_sync(full_warp, candidate.probability, first);
+  const std::int32_t label = __shfl_sync(full_warp, candidate.label, first);
+  // The labels of one probability are candidates together (their keys are equal), except under
+  // tied_label_keys, whose range may start inside a run of equal probabilities. Elsewhere a label
+  // of the end's probability ranks before it only as the candidate just before it; with none
+  // there, label 0 names the same set and lets the mask compare probabilities alone.
+  const T before = __shfl_sync(full_warp, candidate.probability, max(first - 1, 0));
+  const bool tie_before = first > 0 && before == probability;
+  if constexpr (!std::is_same_v<Keys, tied_label_keys<T>>)
+    if (!tie_before) return {{probability, 0}};
+  return {{probability, label}};
 }
 
 /// The smallest and largest of some keys.
