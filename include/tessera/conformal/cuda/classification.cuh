@@ -300,7 +300,7 @@ __global__ void __launch_bounds__(ranked_sets_threads, ranked_sets_min_blocks<Ro
 }
 
 /// Launches ranked_sets_kernel with the row in registers when it fits (1, 8 or 32 labels per
-/// lane), else read from memory.
+/// lane; with 32, told how many slots of every lane hold labels), else read from memory.
 template <float_or_double T, class S>
 void launch_ranked_sets(exec::cuda policy, const S& score, matrix_view<const T> probabilities, T threshold,
                         random_stream draws, std::uint64_t first_row, matrix_view<std::uint8_t> sets,
@@ -316,8 +316,10 @@ void launch_ranked_sets(exec::cuda policy, const S& score, matrix_view<const T> 
     launch(ranked_sets_kernel<T, S, register_row<T, 1>>);
   else if (classes <= 256)
     launch(ranked_sets_kernel<T, S, register_row<T, 8>>);
+  else if (classes < 992)
+    launch(ranked_sets_kernel<T, S, register_row<T, 32, 8>>);  // K > 256: slots 0..7 of every lane hold labels
   else if (classes <= 1024)
-    launch(ranked_sets_kernel<T, S, register_row<T, 32>>);
+    launch(ranked_sets_kernel<T, S, register_row<T, 32, 31>>);  // ImageNet's K = 1000 among them
   else
     launch(ranked_sets_kernel<T, S, memory_row<T>>);
 }

@@ -45,9 +45,15 @@ struct bit_range {
   }
 };
 
-/// A row held in registers: V values per lane, for rows of K <= 32 V labels.
-template <float_or_double T, int V>
+/// A row held in registers: V values per lane, for rows of K <= 32 V labels. The first
+/// `AlwaysValid` slots of every lane hold labels (the caller launches it only for K >=
+/// 32 AlwaysValid), so their validity is known when the code is compiled: the compare that
+/// decides it is spent only on the remaining slots, in every pass (for K = 1000 and V = 32, one
+/// slot of 32 instead of all).
+template <float_or_double T, int V, int AlwaysValid = 0>
 class register_row {
+  static_assert(0 <= AlwaysValid && AlwaysValid <= V);
+
  public:
   /// The 32-bit registers the values take.
   static constexpr int registers = V * static_cast<int>(sizeof(T) / 4);
@@ -89,10 +95,13 @@ class register_row {
   template <class Visit>
   __device__ void for_each(Visit&& visit) const {
 #pragma unroll
-    for (int v = 0; v < V; ++v) visit(values_[v], lane_ + 32 * v, v < valid_slots_);
+    for (int v = 0; v < V; ++v) visit(values_[v], lane_ + 32 * v, holds_label(v));
   }
 
  private:
+  /// Whether slot v (a constant once unrolled) holds a label of the row.
+  __device__ bool holds_label(int v) const { return v < AlwaysValid || v < valid_slots_; }
+
   T values_[V];
   bit_range bits_;
   std::int32_t lane_;
