@@ -55,7 +55,8 @@ inline std::uint64_t lower_rank(std::uint64_t n, double alpha) {
 
 namespace detail {
 
-/// Below this many values a selection runs nth_element directly: sampling would not pay.
+/// Below this many values a selection runs nth_element directly: sampling would not pay (with
+/// the vectorized bracket pass the two cross between 2000 and 3000 values on an AMD EPYC).
 inline constexpr std::size_t bracketed_selection_minimum = std::size_t{1} << 11;
 
 /// The sample a bracketed selection ranks: about 4 sqrt(n) values, at most 8192.
