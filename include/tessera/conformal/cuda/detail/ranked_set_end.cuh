@@ -358,6 +358,40 @@ __device__ ranked_label<T> warp_sort_by_rank(ranked_label<T> mine, unsigned lane
   return mine;
 }
 
+/// Writes the <= 32 candidates of `range` to slots.label[0, count), in no particular order (the
+/// last round sorts them). A row of at most 32 slots per lane marks its candidates in a word, bit
+/// v for slot v, scans the lanes' counts into offsets, and stores each lane's candidates from its
+/// offset on: per slot a compare and a bit, then a bit test and a predicated store. A ballot and
+/// a branch per slot, the way of longer rows, took ~8 instructions per slot and ~18 per slot
+/// holding a candidate.
+template <float_or_double T, class Keys, class Row>
+__device__ void gather_candidates(const Row& row, const candidate_range<T, Keys>& range, candidate_slots<T>& slots,
+                                  unsigned lane) {
+  if constexpr (Row::slots_per_lane > 0 && Row::slots_per_lane <= 32) {
+    std::uint32_t mine = 0;
+    int slot = 0;
+    row.for_each([&](T p, std::int32_t j, bool valid) {
+      mine |= range.holds(range.keys.of(p, j), p, valid) ? 1u << slot : 0u;
+      ++slot;
+    });
+    ranked_label<T>* out = slots.label + warp_exclusive_sum(__popc(mine), lane);
+    slot = 0;
+    row.for_each([&](T p, std::int32_t j, bool) {
+      if ((mine >> slot) & 1u) *out++ = ranked_label<T>{p, j};
+      ++slot;
+    });
+  } else {
+    std::int32_t filled = 0;
+    row.for_each([&](T p, std::int32_t j, bool valid) {
+      const bool candidate = range.holds(range.keys.of(p, j), p, valid);
+      const unsigned mask = __ballot_sync(full_warp, candidate);
+      if (mask == 0) return;  // warp-uniform, and the common case: at most 32 slots hold candidates
+      if (candidate) slots.label[filled + __popc(mask & lanes_below(lane))] = ranked_label<T>{p, j};
+      filled += __popc(mask);
+    });
+  }
+}
+
 /// The end of the set among at most 32 candidates: gathered one per lane through `slots`,
 /// sorted, their masses summed by a scan, scored; the set ends at the first that fails (named
 /// with label 0 when no label of its probability ranks before it), or at range.end when none
@@ -366,14 +400,7 @@ template <float_or_double T, class S, class Keys, class Row>
 __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, const candidate_range<T, Keys>& range,
                                  candidate_slots<T>& slots, unsigned lane) {
   if (range.count == 0) return range.end;
-  std::int32_t filled = 0;
-  row.for_each([&](T p, std::int32_t j, bool valid) {
-    const bool candidate = range.holds(range.keys.of(p, j), p, valid);
-    const unsigned mask = __ballot_sync(full_warp, candidate);
-    if (mask == 0) return;  // warp-uniform, and the common case: at most 32 slots hold candidates
-    if (candidate) slots.label[filled + __popc(mask & lanes_below(lane))] = ranked_label<T>{p, j};
-    filled += __popc(mask);
-  });
+  gather_candidates(row, range, slots, lane);
   __syncwarp();
   const bool holds = static_cast<std::int32_t>(lane) < range.count;
   // Empty lanes hold a label that ranks after every real one, so they sort last.

@@ -58,6 +58,9 @@ class register_row {
   /// The 32-bit registers the values take.
   static constexpr int registers = V * static_cast<int>(sizeof(T) / 4);
 
+  /// The slots of each lane: for_each makes V calls.
+  static constexpr int slots_per_lane = V;
+
   /// Loads labels lane, lane + 32, ... of the K = `classes` values at `row` (zero past K). Every
   /// slot loads (past the row's end, its last entry again) straight into its own register and
   /// the padding is zeroed afterwards, in place: a load predicated on j < K would need a
@@ -118,6 +121,9 @@ template <float_or_double T>
 class memory_row {
  public:
   static constexpr int registers = 0;
+
+  /// Not fixed when the code is compiled: ceil(K / 32).
+  static constexpr int slots_per_lane = 0;
 
   __device__ memory_row(const T* row, std::int32_t classes, unsigned lane)
       : row_(row), classes_(classes), lane_(static_cast<std::int32_t>(lane)) {}
