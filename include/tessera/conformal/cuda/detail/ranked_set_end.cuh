@@ -147,10 +147,12 @@ struct row_rule {
 };
 
 // Rank keys: a larger key ranks first, and the eligible labels of one key rank together. Each
-// kind says whether its keys are `exact` (the labels of a key share one probability) and gives
-// first_of(k): for exact keys the first label of key k; otherwise a place in the ranking after
-// every label of a higher key and no later than the first label of key k, whose probability is
-// the largest of the key (and lowest_probability(k) the smallest).
+// kind says whether its keys are `exact` (the labels of a key share one probability), whether
+// the labels of one probability are `candidates_together` (all candidates or none: equal
+// probabilities have equal keys and are equally eligible), and gives first_of(k): for exact keys
+// the first label of key k; otherwise a place in the ranking after every label of a higher key
+// and no later than the first label of key k, whose probability is the largest of the key (and
+// lowest_probability(k) the smallest).
 
 /// Keys while the candidates span several probabilities: the leading bits (warp_row.cuh). Every
 /// label is eligible. Exact for float; a double's key is its high word.
@@ -158,6 +160,7 @@ template <float_or_double T>
 struct probability_keys {
   using key = std::uint32_t;
   static constexpr bool exact = trailing_bit_count<T> == 0;
+  static constexpr bool candidates_together = true;
 
   __device__ key of(T p, std::int32_t) const { return leading_bits(p); }
 
@@ -182,6 +185,7 @@ struct probability_keys {
 struct trailing_word_keys {
   using key = std::uint32_t;
   static constexpr bool exact = true;
+  static constexpr bool candidates_together = true;
   std::uint32_t leading;
 
   __device__ key of(double p, std::int32_t) const { return static_cast<key>(bits_of(p)); }
@@ -197,6 +201,8 @@ template <float_or_double T>
 struct tied_label_keys {
   using key = std::uint32_t;
   static constexpr bool exact = true;
+  /// A range of labels may start inside a run of equal probabilities.
+  static constexpr bool candidates_together = false;
   probability_bits<T> tie;
 
   __device__ key of(T, std::int32_t label) const { return ~static_cast<key>(label); }
@@ -415,13 +421,12 @@ __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, con
   const int first = __ffs(static_cast<int>(failing)) - 1;
   const T probability = __shfl_sync(full_warp, candidate.probability, first);
   const std::int32_t label = __shfl_sync(full_warp, candidate.label, first);
-  // The labels of one probability are candidates together (their keys are equal), except under
-  // tied_label_keys, whose range may start inside a run of equal probabilities. Elsewhere a label
-  // of the end's probability ranks before it only as the candidate just before it; with none
-  // there, label 0 names the same set and lets the mask compare probabilities alone.
+  // When the labels of one probability are candidates together, a label of the end's
+  // probability ranks before it only as the candidate just before it; with none there, label 0
+  // names the same set and lets the mask compare probabilities alone.
   const T before = __shfl_sync(full_warp, candidate.probability, max(first - 1, 0));
   const bool tie_before = first > 0 && before == probability;
-  if constexpr (!std::is_same_v<Keys, tied_label_keys<T>>)
+  if constexpr (Keys::candidates_together)
     if (!tie_before) return {{probability, 0}};
   return {{probability, label}};
 }
