@@ -83,7 +83,7 @@ class conformalized_quantile_regressor {
         "tessera::conformal::conformalized_quantile_regressor::predict";
     require_finite(where, "lower", lower);
     require_finite(where, "upper", upper);
-    return {lower - lower_correction_, upper + upper_correction_};
+    return corrected(lower, upper);
   }
 
   /// One interval per test point. O(m), one pass.
@@ -93,7 +93,7 @@ class conformalized_quantile_regressor {
     require_quantile_prediction_sizes(where, lower, upper);
     tessera::detail::finite_watch<T> lower_finite, upper_finite;
     auto intervals = tessera::detail::generated_vector(lower.size(), [&](std::size_t i) {
-      return interval<T>{lower_finite.see(lower[i]) - lower_correction_, upper_finite.see(upper[i]) + upper_correction_};
+      return corrected(lower_finite.see(lower[i]), upper_finite.see(upper[i]));
     });
     require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
     return intervals;
@@ -109,11 +109,14 @@ class conformalized_quantile_regressor {
     require_same_size(where, "out", out.size(), "lower", lower.size());
     tessera::detail::finite_watch<T> lower_finite, upper_finite;
     for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = {lower_finite.see(lower[i]) - lower_correction_, upper_finite.see(upper[i]) + upper_correction_};
+      out[i] = corrected(lower_finite.see(lower[i]), upper_finite.see(upper[i]));
     require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
   }
 
  private:
+  /// [lower - q_lo, upper + q_hi]: the interval of one test point.
+  interval<T> corrected(T lower, T upper) const { return {lower - lower_correction_, upper + upper_correction_}; }
+
   static void require_quantile_prediction_sizes(std::string_view where, std::span<const T> lower,
                                                 std::span<const T> upper) {
     require_nonempty(where, "lower", lower.size());

@@ -36,8 +36,8 @@
 
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
-#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
 
 namespace tessera::conformal {
