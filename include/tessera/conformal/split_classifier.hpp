@@ -33,6 +33,7 @@
 #include "tessera/conformal/detail/probability_rows.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/huge_pages.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
@@ -257,7 +258,8 @@ class split_classifier {
   /// Row j draws u = uniform<T>(random_stream(seed, 1), first_row + j).
   /// O(m K) for softmax-like rows (a few passes each, fill_prediction_set; marginal), O(m K log K)
   /// (class-conditional). Each row is checked just before its set is built, so the matrix streams
-  /// through memory once. The mask is fresh memory; predict_into writes into the caller's.
+  /// through memory once. The mask is fresh memory (on huge pages where large and Linux allows,
+  /// as NumPy's arrays are: core/detail/huge_pages.hpp); predict_into writes into the caller's.
   /// Throws invalid_argument on a bad matrix or a K different from the calibration's.
   template <row_major_matrix_of<T> M>
   xt::xtensor<bool, 2> predict(const M& probabilities, std::uint64_t first_row = 0) const {
@@ -265,6 +267,7 @@ class split_classifier {
     require_classes(probabilities, where);
     const std::size_t rows = view_of<T>(probabilities).rows;
     auto sets = xt::xtensor<bool, 2>::from_shape({rows, classes_});
+    tessera::detail::advise_huge_pages(sets.data(), sets.size());
     fill_sets(probabilities, matrix_view<bool>{sets.data(), rows, classes_}, first_row, where);
     return sets;
   }

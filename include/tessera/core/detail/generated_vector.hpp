@@ -15,6 +15,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "tessera/core/detail/huge_pages.hpp"
+
 namespace tessera::detail {
 
 /// The sequence f(first), f(first + 1), ...: dereferencing calls f. Only for generated_vector,
@@ -56,15 +58,22 @@ class generating_iterator {
 };
 
 /// The vector f(0), f(1), ..., f(n - 1), each element constructed once, in place, with no
-/// value-initialization first. f is called exactly once per index, in increasing order, so it
-/// may keep state (a running check of the inputs it reads, say). An exception from f propagates
-/// after the elements made so far are destroyed. O(n) calls of f and one allocation; throws
-/// std::bad_alloc or what f throws.
+/// value-initialization first, in memory advised to huge pages when large (core/detail/
+/// huge_pages.hpp). f is called exactly once per index, in increasing order, so it may keep state
+/// (a running check of the inputs it reads, say). An exception from f propagates after the
+/// elements made so far are destroyed. O(n) calls of f and one allocation; throws std::bad_alloc
+/// or what f throws.
 template <class F>
   requires std::invocable<F&, std::size_t> && std::move_constructible<std::invoke_result_t<F&, std::size_t>>
 std::vector<std::remove_cvref_t<std::invoke_result_t<F&, std::size_t>>> generated_vector(std::size_t n, F f) {
   using V = std::remove_cvref_t<std::invoke_result_t<F&, std::size_t>>;
-  return std::vector<V>(generating_iterator<F>(&f, 0), generating_iterator<F>(&f, n));
+  std::vector<V> values;
+  values.reserve(n);
+  advise_huge_pages(values.data(), n * sizeof(V));
+  // Into an empty vector whose capacity suffices, a forward range is constructed in place, as the
+  // range constructor does.
+  values.assign(generating_iterator<F>(&f, 0), generating_iterator<F>(&f, n));
+  return values;
 }
 
 }  // namespace tessera::detail
