@@ -140,11 +140,13 @@ T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
     }
     T* const out = inside.get() + kept;
     std::size_t appended = 0, j = 0;
+    decltype(V{} < V{}) below_lanes{};
     for (; j + lanes <= count; j += lanes) {  // compress_lanes stores `lanes` values: appended <= j
       const V v = load_vector(values + j);
-      below += static_cast<std::uint64_t>(std::popcount(bits_below<T>(v, lower)));
+      below_lanes -= v < lower;
       appended += compress_lanes<T>(bits_between<T>(v, lower, upper), v, out + appended);
     }
+    for (std::size_t l = 0; l < lanes; ++l) below += static_cast<std::uint64_t>(below_lanes[l]);
     for (; j < count; ++j) {
       const T v = values[j];
       below += v < low ? 1 : 0;
