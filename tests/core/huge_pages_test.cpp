@@ -1,7 +1,7 @@
-// detail::advise_huge_pages and the fresh outputs that use it: on Linux, the kernel's record of
-// each mapping (/proc/self/smaps, whose VmFlags carry "hg" for MADV_HUGEPAGE) shows the advice on
-// the whole pages inside the range, on no page outside it, and on nothing below the threshold.
-// Elsewhere the function must merely do nothing harmful.
+// detail::advise_huge_pages and the fresh outputs that use it (generated_vector, fresh_tensor): on
+// Linux, the kernel's record of each mapping (/proc/self/smaps, whose VmFlags carry "hg" for
+// MADV_HUGEPAGE) shows the advice on the whole pages inside the range, on no page outside it, and
+// on nothing below the threshold. Elsewhere the function must merely do nothing harmful.
 
 #include <catch2/catch.hpp>
 
@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/detail/huge_pages.hpp"
 
@@ -100,6 +101,16 @@ TEST_CASE("generated_vector advises its memory when it is large", "[core][huge_p
   REQUIRE(advised(large.data()).has_value());
   CHECK(*advised(large.data() + n / 2));
   CHECK(large[n - 1] == 0.5 * static_cast<double>(n - 1));
+}
+
+TEST_CASE("fresh_tensor has the shape asked for, in advised memory when large", "[core][huge_pages]") {
+  auto large = tessera::detail::fresh_tensor<double, 2>({1024, huge_page_worthy_bytes / sizeof(double) / 1024 + 1});
+  CHECK(large.shape()[0] == 1024);
+  CHECK(large.size() * sizeof(double) > huge_page_worthy_bytes);
+  REQUIRE(advised(large.data()).has_value());
+  CHECK(*advised(large.data() + large.size() / 2));
+  const auto small = tessera::detail::fresh_tensor<bool, 3>({2, 3, 4});
+  CHECK(small.size() == 24);
 }
 
 #endif

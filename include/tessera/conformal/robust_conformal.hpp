@@ -44,7 +44,7 @@
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/conformal/randomized_smoothing.hpp"
 #include "tessera/core/concepts.hpp"
-#include "tessera/core/detail/huge_pages.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/validate.hpp"
 
@@ -173,8 +173,7 @@ class robust_conformal_classifier {
     if (needs_variance())
       require(table.variance.shape() == table.mean.shape(), where, "table.variance.shape()[0]",
               table.variance.shape()[0], "the shape of table.mean (empirical Bernstein needs variances)");
-    auto sets = xt::xtensor<bool, 2>::from_shape({m, label_count_});
-    tessera::detail::advise_huge_pages(sets.data(), sets.size());
+    auto sets = tessera::detail::fresh_tensor<bool, 2>({m, label_count_});
     for (std::size_t j = 0; j < m; ++j)
       for (std::size_t k = 0; k < label_count_; ++k)
         sets(j, k) = includes(where, j, table.mean(j, k), needs_variance() ? table.variance(j, k) : T(0));

@@ -33,7 +33,7 @@
 #include "tessera/conformal/detail/probability_rows.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
-#include "tessera/core/detail/huge_pages.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
@@ -266,8 +266,7 @@ class split_classifier {
     constexpr std::string_view where = "tessera::conformal::split_classifier::predict";
     require_classes(probabilities, where);
     const std::size_t rows = view_of<T>(probabilities).rows;
-    auto sets = xt::xtensor<bool, 2>::from_shape({rows, classes_});
-    tessera::detail::advise_huge_pages(sets.data(), sets.size());
+    auto sets = tessera::detail::fresh_tensor<bool, 2>({rows, classes_});
     fill_sets(probabilities, matrix_view<bool>{sets.data(), rows, classes_}, first_row, where);
     return sets;
   }

@@ -24,6 +24,7 @@
 #include <xtensor/xview.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/exec.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/detail/bits.hpp"
@@ -219,7 +220,8 @@ template <float_or_double T>
 point_array<T> generate(exec::host_policy policy, const digital_net& net, index_range range,
                         std::uint64_t replication = 0) {
   require_index_range("tessera::qmc::generate", range, net.capacity());
-  point_array<T> out({static_cast<std::size_t>(range.size()), static_cast<std::size_t>(net.dimension())});
+  point_array<T> out = tessera::detail::fresh_tensor<T, 2>(
+      {static_cast<std::size_t>(range.size()), static_cast<std::size_t>(net.dimension())});
   generate_into(policy, digital_net_replication(net, replication), range, std::span<T>(out.data(), out.size()));
   return out;
 }
@@ -232,8 +234,9 @@ replicated_points<T> generate_replications(exec::host_policy policy, const digit
                                            std::uint64_t first_replication = 0) {
   require_index_range("tessera::qmc::generate_replications", range, net.capacity());
   const std::size_t per_replication = static_cast<std::size_t>(range.size()) * static_cast<std::size_t>(net.dimension());
-  replicated_points<T> out({static_cast<std::size_t>(replications), static_cast<std::size_t>(range.size()),
-                            static_cast<std::size_t>(net.dimension())});
+  replicated_points<T> out = tessera::detail::fresh_tensor<T, 3>({static_cast<std::size_t>(replications),
+                                                                  static_cast<std::size_t>(range.size()),
+                                                                  static_cast<std::size_t>(net.dimension())});
   for (std::uint64_t r = 0; r < replications; ++r)
     generate_into(policy, digital_net_replication(net, first_replication + r), range,
                   std::span<T>(out.data() + r * per_replication, per_replication));

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/exec.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/detail/base_p_scramble.hpp"
@@ -280,7 +281,8 @@ point_array<T> generate(exec::host_policy, const halton_sequence& sequence, inde
   require(replication < static_cast<std::uint64_t>(sequence.replications()), where, "replication", replication,
           "replication < options.replications = " + tessera::detail::to_text(sequence.replications()));
   detail::halton_output_size(where, sequence, range, 1);
-  point_array<T> out({static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
+  point_array<T> out = tessera::detail::fresh_tensor<T, 2>(
+      {static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
   detail::fill_halton(sequence.tables().view(), static_cast<std::uint32_t>(replication), 1, range, out.data());
   return out;
 }
@@ -292,7 +294,8 @@ replicated_points<T> generate_replications(exec::host_policy policy, const halto
                                            index_range range) {
   const auto count = static_cast<std::size_t>(sequence.replications());
   detail::halton_output_size("tessera::qmc::generate_replications(halton_sequence)", sequence, range, count);
-  replicated_points<T> out({count, static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
+  replicated_points<T> out = tessera::detail::fresh_tensor<T, 3>(
+      {count, static_cast<std::size_t>(range.size()), static_cast<std::size_t>(sequence.dimension())});
   generate_into(policy, sequence, range, std::span<T>(out.data(), out.size()));
   return out;
 }

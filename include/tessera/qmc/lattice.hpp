@@ -21,6 +21,7 @@
 #include <xtensor/xview.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/exec.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
@@ -175,7 +176,8 @@ template <float_or_double T>
 point_array<T> generate(exec::host_policy policy, const rank1_lattice& lattice, index_range range,
                         std::uint64_t replication = 0) {
   require_index_range("tessera::qmc::generate", range, lattice.capacity());
-  point_array<T> out({static_cast<std::size_t>(range.size()), static_cast<std::size_t>(lattice.dimension())});
+  point_array<T> out = tessera::detail::fresh_tensor<T, 2>(
+      {static_cast<std::size_t>(range.size()), static_cast<std::size_t>(lattice.dimension())});
   generate_into(policy, lattice, range, replication, std::span<T>(out.data(), out.size()));
   return out;
 }
@@ -188,8 +190,9 @@ replicated_points<T> generate_replications(exec::host_policy policy, const rank1
                                            std::uint64_t first_replication = 0) {
   require_index_range("tessera::qmc::generate_replications", range, lattice.capacity());
   const std::size_t per_replication = static_cast<std::size_t>(range.size()) * static_cast<std::size_t>(lattice.dimension());
-  replicated_points<T> out({static_cast<std::size_t>(replications), static_cast<std::size_t>(range.size()),
-                            static_cast<std::size_t>(lattice.dimension())});
+  replicated_points<T> out = tessera::detail::fresh_tensor<T, 3>({static_cast<std::size_t>(replications),
+                                                                  static_cast<std::size_t>(range.size()),
+                                                                  static_cast<std::size_t>(lattice.dimension())});
   for (std::uint64_t r = 0; r < replications; ++r)
     generate_into(policy, lattice, range, first_replication + r,
                   std::span<T>(out.data() + r * per_replication, per_replication));
