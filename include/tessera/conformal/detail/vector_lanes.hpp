@@ -99,19 +99,6 @@ unsigned bits_between(const typename vector_of<T>::type& v, const typename vecto
 #endif
 }
 
-/// Bit l set for each lane l with v[l] < bound[l] (never for a NaN), as bits_between does it.
-template <float_or_double T>
-unsigned bits_below(const typename vector_of<T>::type& v, const typename vector_of<T>::type& bound) {
-#if defined(__AVX512F__) && !defined(__CUDACC__)
-  if constexpr (sizeof(T) == 8)
-    return _mm512_cmp_pd_mask(std::bit_cast<__m512d>(v), std::bit_cast<__m512d>(bound), _CMP_LT_OQ);
-  else
-    return _mm512_cmp_ps_mask(std::bit_cast<__m512>(v), std::bit_cast<__m512>(bound), _CMP_LT_OQ);
-#else
-  return lane_bits<T>(v < bound);
-#endif
-}
-
 /// For each 4-bit lane mask m, the positions of its set bits in increasing order (then zeros).
 inline constexpr auto set_lane_positions = [] {
   std::array<std::array<std::int32_t, 4>, 16> positions{};

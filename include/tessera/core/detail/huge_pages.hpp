@@ -9,9 +9,9 @@
 // Python libraries we are compared with already write their results into 2 MiB pages: one fault
 // per 512 small ones (a 50 MB fresh buffer written in 2.5-2.8 ms against 15 ms, AMD EPYC, THP in
 // "madvise" mode). advise_huge_pages gives our fresh outputs the same treatment. Where the kernel
-// has no free huge page it may compact memory on the first such fault (about 0.1 s once, in a
-// process started on a fragmented machine), or fall back to small pages; both are the kernel's
-// policy, which the administrator sets, as for NumPy.
+// has no free huge page it may compact memory on the first such fault (0.1-0.25 s once for 50-130
+// MB, in a process started on a fragmented machine), or fall back to small pages; both are the
+// kernel's policy, which the administrator sets, as for NumPy.
 
 #include <cstddef>
 #include <cstdint>
