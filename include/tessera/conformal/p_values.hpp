@@ -27,6 +27,7 @@
 #include "tessera/conformal/classification_score.hpp"
 #include "tessera/conformal/detail/probability_rows.hpp"
 #include "tessera/conformal/split_classifier.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/random.hpp"
 #include "tessera/core/validate.hpp"
 
@@ -81,7 +82,7 @@ xt::xtensor<double, 2> conformal_p_values(const S& score,
 
   std::vector<T> sorted(calibration_scores.begin(), calibration_scores.end());
   std::sort(sorted.begin(), sorted.end());
-  auto p = xt::xtensor<double, 2>::from_shape({view.rows, view.cols});
+  auto p = tessera::detail::fresh_tensor<double, 2>({view.rows, view.cols});
   double* const out = p.data();
   const random_stream score_stream(seed, 1);
   const random_stream tau_stream(seed, 2);

@@ -40,6 +40,7 @@
 #include "tessera/conformal/randomized_smoothing.hpp"
 #include "tessera/conformal/robust_conformal.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/validate.hpp"
@@ -194,9 +195,9 @@ ranked_perturbation_scores<T> rank_perturbation_scores(std::string_view where, m
 template <float_or_double T>
 smoothed_score_table<T> sigmoid_score_table(const ranked_perturbation_scores<T>& ranked, std::size_t points,
                                             const sigmoid_transform& sigmoid, bool with_variance) {
-  smoothed_score_table<T> table{xt::xtensor<T, 2>::from_shape({points, ranked.labels}),
-                                xt::xtensor<T, 2>::from_shape({with_variance ? points : 0,
-                                                               with_variance ? ranked.labels : 0})};
+  smoothed_score_table<T> table{tessera::detail::fresh_tensor<T, 2>({points, ranked.labels}),
+                                tessera::detail::fresh_tensor<T, 2>({with_variance ? points : 0,
+                                                                     with_variance ? ranked.labels : 0})};
   label_moments moments(ranked.labels);
   std::vector<T> transformed(ranked.labels);
   for (std::size_t j = 0; j < points; ++j) {

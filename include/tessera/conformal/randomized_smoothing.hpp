@@ -39,6 +39,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/random.hpp"
@@ -272,9 +273,9 @@ smoothed_score_table<T> smooth_score_table(const M& points, F&& score, std::size
   detail::require_points(where, x, first_point_id);
   require(label_count >= 1, where, "label_count", label_count, ">= 1");
 
-  smoothed_score_table<T> table{xt::xtensor<T, 2>::from_shape({x.rows, label_count}),
-                                xt::xtensor<T, 2>::from_shape({with_variance ? x.rows : 0,
-                                                               with_variance ? label_count : 0})};
+  smoothed_score_table<T> table{tessera::detail::fresh_tensor<T, 2>({x.rows, label_count}),
+                                tessera::detail::fresh_tensor<T, 2>({with_variance ? x.rows : 0,
+                                                                     with_variance ? label_count : 0})};
   detail::smoothing_workspace<T> workspace(x.cols, label_count);
   for (std::size_t i = 0; i < x.rows; ++i) {
     const auto id = static_cast<std::uint32_t>(first_point_id + i);

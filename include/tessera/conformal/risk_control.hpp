@@ -32,6 +32,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/matrix_view.hpp"
 #include "tessera/core/validate.hpp"
@@ -228,7 +229,7 @@ xt::xtensor<T, 2> false_negative_rate_table(const P& probabilities, const Y& lab
   require(y.cols == p.cols, where, "labels.shape()[1]", y.cols,
           "probabilities.shape()[1] = " + tessera::detail::to_text(p.cols));
 
-  auto table = xt::xtensor<T, 2>::from_shape({p.rows, lambdas.size()});
+  auto table = tessera::detail::fresh_tensor<T, 2>({p.rows, lambdas.size()});
   std::vector<T> positive_probabilities;
   for (std::size_t i = 0; i < p.rows; ++i) {
     positive_probabilities.clear();

@@ -26,6 +26,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/integrand.hpp"
 #include "tessera/qmc/point_set.hpp"
@@ -119,7 +120,7 @@ class gaussian_transform {
     const auto n = static_cast<Eigen::Index>(u.shape(0));
     const Eigen::Index d = mean_.size();
     point_array<T> z = normal_quantiles(u);
-    point_array<T> x = point_array<T>::from_shape(u.shape());
+    point_array<T> x = tessera::detail::fresh_tensor<T, 2>(u.shape());
     Eigen::Map<const row_major> z_map(z.data(), n, d);
     Eigen::Map<row_major> x_map(x.data(), n, d);
     x_map.noalias() = z_map * factor_.transpose();
@@ -130,7 +131,7 @@ class gaussian_transform {
  private:
   // Elementwise normal_quantile_clipped over an n x d batch, rows on OpenMP threads.
   static point_array<T> normal_quantiles(const point_array<T>& u) {
-    point_array<T> z = point_array<T>::from_shape(u.shape());
+    point_array<T> z = tessera::detail::fresh_tensor<T, 2>(u.shape());
     const auto size = static_cast<std::int64_t>(u.size());
     const T* in = u.data();
     T* out = z.data();
@@ -248,7 +249,7 @@ class box_transform {
   /// invalid_argument for a wrong column count or a coordinate outside [0, 1].
   point_array<T> operator()(const point_array<T>& u) const {
     require_unit_points("tessera::qmc::box_transform", u, dimension());
-    point_array<T> x = point_array<T>::from_shape(u.shape());
+    point_array<T> x = tessera::detail::fresh_tensor<T, 2>(u.shape());
     const std::size_t n = u.shape(0);
     const std::size_t d = lower_.size();
     for (std::size_t i = 0; i < n; ++i)

@@ -38,6 +38,7 @@
 #include "tessera/conformal/cuda/detail/stream_memory.cuh"
 #include "tessera/conformal/randomized_smoothing.hpp"
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/cuda/check.cuh"
 #include "tessera/core/exec.hpp"
@@ -341,8 +342,8 @@ smoothed_score_table<T> smooth_score_table(exec::cuda policy, matrix_view<const 
                       matrix_view<T>{mean.data(), n, label_count},
                       matrix_view<T>{variance.data(), variance_rows, variance_cols}, default_smoothing_scratch_bytes,
                       where);
-  smoothed_score_table<T> table{xt::xtensor<T, 2>::from_shape({n, label_count}),
-                                xt::xtensor<T, 2>::from_shape({variance_rows, variance_cols})};
+  smoothed_score_table<T> table{tessera::detail::fresh_tensor<T, 2>({n, label_count}),
+                                tessera::detail::fresh_tensor<T, 2>({variance_rows, variance_cols})};
   detail::copy_to_host(mean.data(), std::span<T>(table.mean.data(), mean.size()), policy.stream, where);
   detail::copy_to_host(variance.data(), std::span<T>(table.variance.data(), variance.size()), policy.stream, where);
   return table;

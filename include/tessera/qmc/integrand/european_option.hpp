@@ -21,6 +21,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/integrand.hpp"
 #include "tessera/qmc/measure.hpp"
@@ -109,7 +110,7 @@ xt::xtensor<T, 1> discounted_payoffs(const point_array<T>& log_prices, T discoun
                                      const Payoff& payoff) {
   const auto n = static_cast<std::int64_t>(log_prices.shape(0));
   const std::size_t d = log_prices.shape(1);
-  xt::xtensor<T, 1> values = xt::xtensor<T, 1>::from_shape({log_prices.shape(0)});
+  xt::xtensor<T, 1> values = tessera::detail::fresh_tensor<T, 1>({log_prices.shape(0)});
   const T* rows = log_prices.data();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)

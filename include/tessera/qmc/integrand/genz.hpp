@@ -25,6 +25,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/integrand.hpp"
 #include "tessera/qmc/point_set.hpp"
@@ -71,7 +72,7 @@ class genz {
     require_unit_points("tessera::qmc::genz", x, dimension());
     const auto n = static_cast<std::int64_t>(x.shape(0));
     const std::size_t d = a_.size();
-    xt::xtensor<T, 1> values = xt::xtensor<T, 1>::from_shape({x.shape(0)});
+    xt::xtensor<T, 1> values = tessera::detail::fresh_tensor<T, 1>({x.shape(0)});
     const T* rows = x.data();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)

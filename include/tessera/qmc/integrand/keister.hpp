@@ -16,6 +16,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/errors.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/integrand.hpp"
@@ -44,7 +45,7 @@ class keister {
     const auto n = static_cast<std::int64_t>(u.shape(0));
     const auto d = static_cast<std::size_t>(dimension_);
     const T scale = static_cast<T>(std::pow(std::numbers::pi, 0.5 * dimension_));
-    xt::xtensor<T, 1> values = xt::xtensor<T, 1>::from_shape({u.shape(0)});
+    xt::xtensor<T, 1> values = tessera::detail::fresh_tensor<T, 1>({u.shape(0)});
     const T* rows = u.data();
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static)

@@ -11,6 +11,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "tessera/core/concepts.hpp"
+#include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/validate.hpp"
 #include "tessera/qmc/integrand.hpp"
 #include "tessera/qmc/point_set.hpp"
@@ -51,7 +52,7 @@ class sine_product {
     require_unit_points("tessera::qmc::sine_product", u, dimension_);
     const auto n = static_cast<std::int64_t>(u.shape(0));
     const auto d = static_cast<std::size_t>(dimension_);
-    xt::xtensor<T, 1> values = xt::xtensor<T, 1>::from_shape({u.shape(0)});
+    xt::xtensor<T, 1> values = tessera::detail::fresh_tensor<T, 1>({u.shape(0)});
     const T* rows = u.data();
     constexpr T pi = std::numbers::pi_v<T>;
 #if defined(_OPENMP)
