@@ -424,10 +424,10 @@ __device__ set_end<T> last_round(const row_rule<T, S>& rule, const Row& row, con
   // When the labels of one probability are candidates together, a label of the end's
   // probability ranks before it only as the candidate just before it; with none there, label 0
   // names the same set and lets the mask compare probabilities alone.
-  const T before = __shfl_sync(full_warp, candidate.probability, max(first - 1, 0));
-  const bool tie_before = first > 0 && before == probability;
-  if constexpr (Keys::candidates_together)
-    if (!tie_before) return {{probability, 0}};
+  if constexpr (Keys::candidates_together) {
+    const T before = __shfl_sync(full_warp, candidate.probability, max(first - 1, 0));
+    if (first == 0 || before != probability) return {{probability, 0}};
+  }
   return {{probability, label}};
 }
 
