@@ -158,11 +158,44 @@ TEMPLATE_TEST_CASE("bracketed selection finds nth_element's value for every rank
         std::vector<TestType> sorted = values;
         std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1), sorted.end());
         CAPTURE(n, pattern, k);
-        CHECK(cf::detail::kth_smallest<TestType>(n, k, [&](std::size_t i) { return values[i]; }) == sorted[k - 1]);
+        const auto selected = cf::detail::kth_smallest<TestType>(n, k, [&](std::size_t i) { return values[i]; });
+        CHECK(selected.kth == sorted[k - 1]);
+        CHECK(selected.largest == *std::max_element(values.begin(), values.end()));
         std::vector<TestType> copy = values;
         CHECK(cf::order_statistic_in_place(std::span<TestType>(copy), k) == sorted[k - 1]);
       }
     }
+  }
+}
+
+TEMPLATE_TEST_CASE("the bracket pass keeps the same values in the same order on any number of threads", "", float,
+                   double) {
+  // n past parallel_bracket_minimum, cut into ranges unevenly (n prime, 3 threads) and into more
+  // ranges than this machine may have cores; the serial pass over [0, n) is the reference.
+  const std::size_t n = 100'003;
+  REQUIRE(n >= cf::detail::parallel_bracket_minimum);
+  const auto random = uniform_scores(n, 29);
+  std::vector<TestType> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = static_cast<TestType>(random[i]);
+  const cf::detail::stored_values<TestType> value{values.data()};
+  const TestType low = 0.4f, high = 0.45f;
+  const auto reference = cf::detail::bracket_pass<TestType>(0, n, low, high, 100, value);
+  REQUIRE(reference.kept > 4000);
+  std::vector<TestType> sorted = values;
+  std::nth_element(sorted.begin(), sorted.begin() + (9 * n / 10 - 1), sorted.end());
+  const TestType ninth_decile = sorted[9 * n / 10 - 1];
+  for (const int threads : tessera::test::thread_counts()) {
+    CAPTURE(threads);
+    tessera::test::with_threads(threads, [&] {
+      const auto pass = cf::detail::bracket_pass<TestType>(n, low, high, 100, value);
+      CHECK(pass.below == reference.below);
+      CHECK(pass.largest == reference.largest);
+      REQUIRE(pass.kept == reference.kept);
+      CHECK(std::equal(pass.inside.get(), pass.inside.get() + pass.kept, reference.inside.get()));
+      const auto selected = cf::detail::kth_smallest<TestType>(n, 9 * n / 10, value);
+      CHECK(selected.kth == ninth_decile);
+      CHECK(selected.largest == reference.largest);
+    });
   }
 }
 

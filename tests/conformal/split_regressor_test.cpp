@@ -1,9 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string>
 #include <tessera/conformal/quantile.hpp>
 #include <tessera/conformal/metrics.hpp>
 #include <tessera/conformal/split_regressor.hpp>
@@ -111,6 +113,48 @@ TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
   CHECK(buffer == absolute.predict(predictions));
   normalized.predict_into(predictions, sigma, buffer);
   CHECK(buffer == normalized.predict(predictions, sigma));
+}
+
+TEST_CASE("large calibrations and predict_into give the same results on any number of threads") {
+  // Past the sizes where the selection's pass and predict_into split over OpenMP's threads
+  // (2^15); the bad entries sit in different threads' ranges, and the first is named.
+  const std::size_t n = 100'003;
+  REQUIRE(n >= cf::detail::parallel_bracket_minimum);
+  REQUIRE(n >= cf::detail::parallel_interval_minimum);
+  const auto calibration = draw_sample(n, 0.0, 41, 0), test = draw_sample(n, 0.0, 41, 1);
+  const auto sigma = noise_scale(calibration.x), test_sigma = noise_scale(test.x);
+  using split = cf::split_conformal_regressor<double>;
+  const std::string where = "tessera::conformal::split_conformal_regressor";
+  // The reference: the sorted scores' ceil((n + 1) 0.9)-th, and predict's one-thread pass.
+  std::vector<double> scores(n);
+  for (std::size_t i = 0; i < n; ++i) scores[i] = std::abs(calibration.y[i] - calibration.x[i]);
+  std::sort(scores.begin(), scores.end());
+  const double expected_q = scores[cf::upper_rank(n, 0.1) - 1];
+  const split normalized_reference(calibration.y, calibration.x, sigma, 0.1);
+  const auto expected_normalized = normalized_reference.predict(test.x, test_sigma);
+  std::vector<double> bad_y = calibration.y, bad_sigma = test_sigma;
+  bad_y[n - 5] = std::nan("");
+  bad_y[n / 7] = std::numeric_limits<double>::infinity();
+  bad_sigma[n - 2] = 0;
+  bad_sigma[n / 3] = -1;
+  for (const int threads : tessera::test::thread_counts()) {
+    CAPTURE(threads);
+    tessera::test::with_threads(threads, [&] {
+      const split absolute(calibration.y, calibration.x, 0.1);
+      CHECK(absolute.quantile() == expected_q);
+      std::vector<cf::interval<double>> out(n, cf::interval<double>{-1, -2});
+      absolute.predict_into(test.x, out);
+      CHECK(out == absolute.predict(test.x));
+      const split normalized(calibration.y, calibration.x, sigma, 0.1);
+      CHECK(normalized.quantile() == normalized_reference.quantile());
+      normalized.predict_into(test.x, test_sigma, out);
+      CHECK(out == expected_normalized);
+      CHECK(message_of([&] { split(bad_y, calibration.x, 0.1); }) ==
+            where + ": y[" + std::to_string(n / 7) + "] = inf; expected a finite number");
+      CHECK(message_of([&] { normalized.predict_into(test.x, bad_sigma, out); }) ==
+            where + "::predict_into: sigma[" + std::to_string(n / 3) + "] = -1; expected a finite number > 0");
+    });
+  }
 }
 
 TEST_CASE("identities: sigma = 1 is the absolute score; too few rows give the whole line") {

@@ -1,12 +1,16 @@
 #pragma once
-// Helpers the tests share: messages of expected exceptions and the statistics the distribution
-// and convergence checks use.
+// Helpers the tests share: messages of expected exceptions, the statistics the distribution
+// and convergence checks use, and OpenMP's thread count.
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <tessera/core/errors.hpp>
 #include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace tessera::test {
 
@@ -78,6 +82,36 @@ inline mean_estimate mean_and_standard_error(const std::vector<double>& per_tria
   double squares = 0;
   for (const double v : per_trial) squares += (v - mean) * (v - mean);
   return {mean, std::sqrt(squares / (t - 1) / t)};
+}
+
+/// The thread counts a test of OpenMP-parallel code runs under: 1 only without OpenMP; with it, 1
+/// and counts that split the work unevenly, more than this machine may have.
+inline std::vector<int> thread_counts() {
+#if defined(_OPENMP)
+  return {1, 2, 3, 8};
+#else
+  return {1};
+#endif
+}
+
+/// Runs body() with OpenMP's thread count set to `threads` (nothing to set without OpenMP), then
+/// restores the count it found.
+template <class F>
+void with_threads(int threads, F&& body) {
+#if defined(_OPENMP)
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  try {
+    body();
+  } catch (...) {
+    omp_set_num_threads(before);
+    throw;
+  }
+  omp_set_num_threads(before);
+#else
+  (void)threads;
+  body();
+#endif
 }
 
 }  // namespace tessera::test

@@ -16,6 +16,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -27,6 +28,10 @@
 #include "tessera/core/concepts.hpp"
 #include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
 
 namespace tessera::conformal {
 
@@ -73,22 +78,139 @@ struct stored_values {
   T operator()(std::size_t i) const { return data[i]; }
 };
 
-/// The k-th smallest (1 <= k <= n) of the values value(0), ..., value(n - 1), none NaN, without
-/// storing them all: a strided sample of them is ranked, two of its order statistics around
-/// rank k s / n (4.5 standard deviations of a sample rank apart on either side) bracket the
-/// answer, and one pass counts the values below the bracket and keeps those inside it (a few
-/// percent of n), among which the answer is selected the same way, or by nth_element when they
-/// are few (the scheme of Floyd and Rivest, "Expected time bounds for selection", CACM 1975).
-/// Should the bracket miss (values ordered against the stride), every value is stored and
-/// selected directly. value(i) must give the same value each time. O(n) expected, with one pass
-/// over the values and O(sqrt n + bracket) memory.
+/// The k-th smallest of some values, and the largest (which callers test for +inf to learn,
+/// without a pass of their own, whether every value was finite).
+template <float_or_double T>
+struct selection {
+  T kth;
+  T largest;
+};
+
+/// What a pass over some values leaves of a bracket [low, high]: how many values lie below it,
+/// those inside it (kept of them, in `inside`), and the largest value seen.
+template <float_or_double T>
+struct bracket_contents {
+  std::uint64_t below = 0;
+  std::size_t kept = 0;
+  std::unique_ptr<T[]> inside;
+  T largest = -std::numeric_limits<T>::infinity();
+};
+
+/// The pass of a bracketed selection over value(first), ..., value(last - 1): counts those below
+/// [low, high], keeps those inside it and tracks the largest, a vector register at a time without
+/// a branch (detail/vector_lanes.hpp; with AVX-512, split regression of 10^5 + 10^5 values took
+/// 102-104 us against 164-167 a value at a time). The values are formed in blocks by a loop the
+/// compiler vectorizes for simple value functions, then read back from the block. room: the
+/// count expected inside (the buffer grows past it when needed). O(last - first).
 template <float_or_double T, class Value>
-T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
+bracket_contents<T> bracket_pass(std::size_t first, std::size_t last, T low, T high, std::size_t room,
+                                 const Value& value) {
+  using V = typename vector_of<T>::type;
+  constexpr std::size_t block = 256, lanes = vector_of<T>::lanes;
+  static_assert(block % lanes == 0);
+  T values[block];
+  room += block;  // compress_lanes stores a whole register whatever it keeps
+  // Not zeroed first: every value is written before it is read.
+  bracket_contents<T> bracket{0, 0, std::make_unique_for_overwrite<T[]>(room)};
+  const V lower = V{} + low, upper = V{} + high;
+  for (std::size_t begin = first; begin < last; begin += block) {
+    const std::size_t count = std::min(block, last - begin);
+    for (std::size_t j = 0; j < count; ++j) values[j] = value(begin + j);
+    if (room < bracket.kept + count) {  // the values crowd the bracket more than the sample said
+      room = 2 * (bracket.kept + count);
+      auto larger = std::make_unique_for_overwrite<T[]>(room);
+      std::copy_n(bracket.inside.get(), bracket.kept, larger.get());
+      bracket.inside = std::move(larger);
+    }
+    T* const out = bracket.inside.get() + bracket.kept;
+    std::size_t appended = 0, j = 0;
+    // Per block, so that they stay in registers: across the block loop GCC kept them in memory.
+    decltype(V{} < V{}) below_lanes{};
+    V largest = V{} + bracket.largest;
+    for (; j + lanes <= count; j += lanes) {  // compress_lanes stores `lanes` values: appended <= j
+      const V v = load_vector(values + j);
+      below_lanes -= v < lower;
+      largest = v > largest ? v : largest;
+      appended += compress_lanes<T>(bits_between<T>(v, lower, upper), v, out + appended);
+    }
+    for (std::size_t l = 0; l < lanes; ++l) {
+      bracket.below += static_cast<std::uint64_t>(below_lanes[l]);
+      bracket.largest = std::max(bracket.largest, largest[l]);
+    }
+    for (; j < count; ++j) {
+      const T v = values[j];
+      bracket.below += v < low ? 1 : 0;
+      bracket.largest = std::max(bracket.largest, v);
+      out[appended] = v;
+      appended += ((v >= low) & (v <= high)) ? 1 : 0;
+    }
+    bracket.kept += appended;
+  }
+  return bracket;
+}
+
+/// Below this many values a bracket pass runs on one thread. 2^15 values take about 8 us on one
+/// core of an AMD EPYC, where OpenMP's fork and join cost 0.4 us with its threads awake: split,
+/// every thread's range still pays for the thread. (Split regression of 10^5 + 10^5 values,
+/// whose predict stays on one thread, on a 16-core Xeon: 262 us on one thread, 199 on two, 168
+/// on eight.)
+inline constexpr std::size_t parallel_bracket_minimum = std::size_t{1} << 15;
+
+/// bracket_pass over value(0), ..., value(n - 1), split in contiguous ranges over OpenMP's threads
+/// where tessera is built with it and n >= parallel_bracket_minimum (value is then called from
+/// several threads at once), the ranges' contents joined in order. Same result whatever the
+/// thread count. O(n) work; throws std::bad_alloc.
+template <float_or_double T, class Value>
+bracket_contents<T> bracket_pass(std::size_t n, T low, T high, std::size_t room, const Value& value) {
+#if defined(_OPENMP)
+  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+  if (n < parallel_bracket_minimum || threads < 2 || omp_in_parallel())
+    return bracket_pass(0, n, low, high, room, value);
+  std::vector<bracket_contents<T>> parts(threads);
+  std::vector<std::exception_ptr> failures(threads);
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const auto t = static_cast<std::size_t>(omp_get_thread_num()), used = static_cast<std::size_t>(omp_get_num_threads());
+    try {
+      parts[t] = bracket_pass(n * t / used, n * (t + 1) / used, low, high, room / used, value);
+    } catch (...) {  // an exception may not leave the parallel region
+      failures[t] = std::current_exception();
+    }
+  }
+  for (const auto& failure : failures)
+    if (failure) std::rethrow_exception(failure);
+  bracket_contents<T> joined;
+  for (const auto& part : parts) joined.kept += part.kept;
+  joined.inside = std::make_unique_for_overwrite<T[]>(joined.kept);
+  std::size_t at = 0;
+  for (const auto& part : parts) {
+    joined.below += part.below;
+    joined.largest = std::max(joined.largest, part.largest);
+    at = static_cast<std::size_t>(std::copy_n(part.inside.get(), part.kept, joined.inside.get() + at) - joined.inside.get());
+  }
+  return joined;
+#else
+  return bracket_pass(0, n, low, high, room, value);
+#endif
+}
+
+/// The k-th smallest (1 <= k <= n) of the values value(0), ..., value(n - 1), none NaN, and the
+/// largest, without storing them all: a strided sample of them is ranked, two of its order
+/// statistics around rank k s / n (4.5 standard deviations of a sample rank apart on either side)
+/// bracket the answer, and one pass counts the values below the bracket and keeps those inside it
+/// (a few percent of n), among which the answer is selected the same way, or by nth_element when
+/// they are few (the scheme of Floyd and Rivest, "Expected time bounds for selection", CACM
+/// 1975). Should the bracket miss (values ordered against the stride), every value is stored and
+/// selected directly. value(i) must give the same value each time and be safe to call from
+/// several threads at once (bracket_pass). O(n) expected, with one pass over the values and
+/// O(sqrt n + bracket) memory.
+template <float_or_double T, class Value>
+selection<T> kth_smallest(std::size_t n, std::uint64_t k, const Value& value) {
   const auto select_all = [&] {
     std::vector<T> values = tessera::detail::generated_vector(n, [&](std::size_t i) { return value(i); });
     const auto kth = values.begin() + static_cast<std::ptrdiff_t>(k - 1);
     std::nth_element(values.begin(), kth, values.end());
-    return *kth;
+    return selection<T>{*kth, *std::max_element(kth, values.end())};
   };
   if (n < bracketed_selection_minimum) return select_all();
   const std::size_t s = selection_sample_size(n), stride = n / s;
@@ -115,56 +237,19 @@ T kth_smallest(std::size_t n, std::uint64_t k, Value value) {
     std::nth_element(rest, upper, sample.end());
     high = *upper;
   }
-  // Blocks of values formed together (a loop the compiler vectorizes for simple value functions),
-  // then counted and appended without a branch, a vector register at a time: the values in the
-  // bracket are compressed to the end of `inside` (detail/vector_lanes.hpp; with AVX-512, split
-  // regression of 10^5 + 10^5 values took 102-104 us against 164-167 a value at a time).
-  using V = typename vector_of<T>::type;
-  constexpr std::size_t block = 256, lanes = vector_of<T>::lanes;
-  static_assert(block % lanes == 0);
-  T values[block];
-  // Room for twice the expected bracket, not zeroed first (it is written before it is read).
-  std::size_t room = static_cast<std::size_t>(4 * margin / static_cast<double>(s) * static_cast<double>(n)) + block;
-  auto inside = std::make_unique_for_overwrite<T[]>(room);
-  const V lower = V{} + low, upper = V{} + high;
-  std::uint64_t below = 0;
-  std::size_t kept = 0;
-  for (std::size_t first = 0; first < n; first += block) {
-    const std::size_t count = std::min(block, n - first);
-    for (std::size_t j = 0; j < count; ++j) values[j] = value(first + j);
-    if (room < kept + count) {  // the values crowd the bracket more than the sample said
-      room = 2 * (kept + count);
-      auto larger = std::make_unique_for_overwrite<T[]>(room);
-      std::copy_n(inside.get(), kept, larger.get());
-      inside = std::move(larger);
-    }
-    T* const out = inside.get() + kept;
-    std::size_t appended = 0, j = 0;
-    decltype(V{} < V{}) below_lanes{};
-    for (; j + lanes <= count; j += lanes) {  // compress_lanes stores `lanes` values: appended <= j
-      const V v = load_vector(values + j);
-      below_lanes -= v < lower;
-      appended += compress_lanes<T>(bits_between<T>(v, lower, upper), v, out + appended);
-    }
-    for (std::size_t l = 0; l < lanes; ++l) below += static_cast<std::uint64_t>(below_lanes[l]);
-    for (; j < count; ++j) {
-      const T v = values[j];
-      below += v < low ? 1 : 0;
-      out[appended] = v;
-      appended += ((v >= low) & (v <= high)) ? 1 : 0;
-    }
-    kept += appended;
-  }
+  // Room for twice the expected bracket.
+  const auto room = static_cast<std::size_t>(4 * margin / static_cast<double>(s) * static_cast<double>(n));
+  const auto [below, kept, inside, largest] = bracket_pass<T>(n, low, high, room, value);
   if (k <= below || k > below + kept) return select_all();
   // A bracket of many values is bracketed in turn: at n = 10^5 and rank 0.9 n the first keeps
   // about 7600 values, the second about 1100, and the pass over the 7600 costs less than
   // nth_element on them. Only while brackets shrink: values crowded into a few (ties) fill
   // every bracket, and nth_element takes them.
   if (kept >= bracketed_selection_minimum && kept <= n / 4)
-    return kth_smallest<T>(kept, k - below, stored_values<T>{inside.get()});
+    return {kth_smallest<T>(kept, k - below, stored_values<T>{inside.get()}).kth, largest};
   T* const kth = inside.get() + (k - below - 1);
   std::nth_element(inside.get(), kth, inside.get() + kept);
-  return *kth;
+  return {*kth, largest};
 }
 
 }  // namespace detail
@@ -180,7 +265,7 @@ T order_statistic_in_place(std::span<T> values, std::uint64_t k) {
     std::nth_element(values.begin(), kth, values.end());
     return *kth;
   }
-  return detail::kth_smallest<T>(values.size(), k, [values](std::size_t i) { return values[i]; });
+  return detail::kth_smallest<T>(values.size(), k, detail::stored_values<T>{values.data()}).kth;
 }
 
 namespace detail {

@@ -27,6 +27,7 @@
 #include <bit>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <numeric>
 #include <span>
@@ -146,11 +147,19 @@ class interval_maker {
     return scaled_interval(finite_.see(prediction_[i]), q_, scales_.see(sigma_[i]));
   }
 
+  /// Whether every prediction passed was finite and every scale finite and > 0.
+  bool valid() const { return finite_.all_finite() && scales_.all_positive(); }
   /// Throws invalid_argument naming the first non-finite prediction, then the first scale not
   /// finite and > 0, among those passed; O(m) only then.
   void require_valid(std::string_view where) const {
     if (!finite_.all_finite()) require_all_finite(where, "prediction", prediction_);
     if (!scales_.all_positive()) require_scales(where, sigma_, prediction_.size());
+  }
+  /// Throws invalid_argument naming the first non-finite prediction, then the first scale not
+  /// finite and > 0, of all (if any). O(m).
+  void require_all_valid(std::string_view where) const {
+    require_all_finite(where, "prediction", prediction_);
+    if (!sigma_.empty()) require_scales(where, sigma_, prediction_.size());
   }
 
  private:
@@ -160,6 +169,31 @@ class interval_maker {
   tessera::detail::finite_watch<T> finite_;
   positive_scale_watch<T> scales_;
 };
+
+/// Below this many intervals predict_into writes them on one thread.
+inline constexpr std::size_t parallel_interval_minimum = std::size_t{1} << 15;
+
+/// out[i] = form(maker, i) for every i < out.size(), with `make`'s checks: over OpenMP's threads
+/// where tessera is built with it and out holds at least parallel_interval_minimum intervals, each
+/// thread with its own copy of `make`. Throws invalid_argument naming the first bad input, if
+/// any was passed. O(m).
+template <float_or_double T, class Form>
+void write_intervals(std::string_view where, const interval_maker<T>& make, std::span<interval<T>> out, Form form) {
+  const auto count = static_cast<std::int64_t>(out.size());
+  bool valid = true;
+#if defined(_OPENMP)
+#pragma omp parallel if (out.size() >= parallel_interval_minimum) reduction(&& : valid)
+#endif
+  {
+    interval_maker<T> own = make;
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+    for (std::int64_t i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = form(own, static_cast<std::size_t>(i));
+    valid = own.valid();
+  }
+  if (!valid) make.require_all_valid(where);
+}
 
 }  // namespace detail
 
@@ -238,15 +272,15 @@ class split_conformal_regressor {
 
   /// predict's intervals written into `out` (one per prediction), memory of the caller's that
   /// batches can reuse: a fresh vector is faulted in page by page past the caches (at 10^7
-  /// intervals most of predict's time). O(m). Errors as predict, and invalid_argument when
+  /// intervals most of predict's time). O(m), over OpenMP's threads from 2^15 intervals
+  /// (detail::write_intervals). Errors as predict, and invalid_argument when
   /// out.size() != prediction.size(); out may be written before a bad input is reported.
   void predict_into(std::span<const T> prediction, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict_into";
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, false);
-    detail::interval_maker<T> make(quantile_, prediction);
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = make.absolute(i);
-    make.require_valid(where);
+    detail::write_intervals(where, detail::interval_maker<T>(quantile_, prediction), out,
+                            [](detail::interval_maker<T>& make, std::size_t i) { return make.absolute(i); });
   }
 
   /// predict(prediction, sigma) into `out`, as above.
@@ -255,9 +289,8 @@ class split_conformal_regressor {
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, true);
     require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
-    detail::interval_maker<T> make(quantile_, prediction, sigma);
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = make.normalized(i);
-    make.require_valid(where);
+    detail::write_intervals(where, detail::interval_maker<T>(quantile_, prediction, sigma), out,
+                            [](detail::interval_maker<T>& make, std::size_t i) { return make.normalized(i); });
   }
 
  private:
@@ -276,17 +309,16 @@ class split_conformal_regressor {
       return;
     }
     // The scores are selected as they are formed, never stored (detail::kth_smallest), and y and
-    // the predictions are checked in that same pass: a score is finite unless one of them is not
-    // (or |y - mu| overflows), and only then do the named checks run. A NaN score is selected as
-    // +inf meanwhile, as selection needs an order.
-    tessera::detail::finite_watch<T> finite;
-    quantile_ = detail::kth_smallest<T>(y.size(), rank, [&](std::size_t i) {
-      const T score = finite.see(detail::residual_score(y, prediction, sigma, i));
+    // the predictions are checked by that same pass: a score is finite unless one of them is not
+    // (or |y - mu| overflows), so the named checks run only when the largest score is +inf. A NaN
+    // score is selected as +inf, as selection needs an order.
+    const auto [q, largest] = detail::kth_smallest<T>(y.size(), rank, [&](std::size_t i) {
+      const T score = detail::residual_score(y, prediction, sigma, i);
       return score == score ? score : std::numeric_limits<T>::infinity();
     });
-    if (!finite.all_finite()) detail::require_targets_and_predictions(where, y, prediction);
+    if (largest == std::numeric_limits<T>::infinity()) detail::require_targets_and_predictions(where, y, prediction);
+    quantile_ = q;
   }
-
   T quantile_{};
   double alpha_;
   std::size_t calibration_size_;
