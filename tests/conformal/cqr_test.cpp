@@ -84,6 +84,32 @@ TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
   }
 }
 
+TEST_CASE("predict_into of many intervals gives predict's on any number of threads") {
+  // Past the size where predict_into splits over OpenMP's threads; the bad entries sit in
+  // different threads' ranges, and the first is named.
+  const std::size_t n = 100'003;
+  REQUIRE(n >= cf::detail::parallel_interval_minimum);
+  std::vector<double> lower(n), upper(n);
+  tessera::fill_normal<double>(tessera::exec::host, tessera::random_stream(43, 0), std::span<double>(lower));
+  for (std::size_t i = 0; i < n; ++i) upper[i] = lower[i] + 1 + 0.001 * static_cast<double>(i % 97);
+  const auto cqr = calibrate(0.1, cf::cqr_correction::asymmetric);
+  const auto expected = cqr.predict(lower, upper);
+  std::vector<double> bad = upper;
+  bad[n - 3] = std::nan("");
+  bad[n / 5] = -std::numeric_limits<double>::infinity();
+  const std::string where = "tessera::conformal::conformalized_quantile_regressor::predict_into";
+  for (const int threads : tessera::test::thread_counts()) {
+    CAPTURE(threads);
+    tessera::test::with_threads(threads, [&] {
+      std::vector<cf::interval<double>> out(n, cf::interval<double>{-1, -2});
+      cqr.predict_into(lower, upper, out);
+      CHECK(out == expected);
+      CHECK(message_of([&] { cqr.predict_into(lower, bad, out); }) ==
+            where + ": upper[" + std::to_string(n / 5) + "] = -inf; expected a finite number");
+    });
+  }
+}
+
 TEST_CASE("CQR with lower = upper = mu is split conformal with the absolute residual") {
   const auto& y = oracle::y_calibration;
   const auto& mu = oracle::lower_calibration;

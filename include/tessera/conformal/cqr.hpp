@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tessera/conformal/detail/interval_writer.hpp"
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
@@ -40,6 +41,36 @@ enum class cqr_correction {
   symmetric,   ///< one constant from s = max(lo - y, y - hi) at level alpha
   asymmetric,  ///< one constant per side, from lo - y and y - hi, each at level alpha / 2
 };
+
+namespace detail {
+
+/// The intervals [lo_i - q_lo, hi_i + q_hi] of CQR's predictions, each formed from its inputs
+/// once, with the inputs checked on the way (a checked_interval_maker).
+template <float_or_double T>
+class quantile_band_maker {
+ public:
+  /// lower, upper: the quantile regressors' predictions, read at the indices asked (same size).
+  quantile_band_maker(T lower_correction, T upper_correction, std::span<const T> lower, std::span<const T> upper)
+      : lower_correction_(lower_correction), upper_correction_(upper_correction), lower_(lower), upper_(upper) {}
+  /// [lo_i - q_lo, hi_i + q_hi]. O(1).
+  interval<T> operator()(std::size_t i) {
+    return {lower_finite_.see(lower_[i]) - lower_correction_, upper_finite_.see(upper_[i]) + upper_correction_};
+  }
+  /// Whether every prediction read was finite.
+  bool valid() const { return lower_finite_.all_finite() && upper_finite_.all_finite(); }
+  /// Throws invalid_argument naming the first non-finite lower, then upper, prediction. O(m).
+  void require_all_valid(std::string_view where) const {
+    require_all_finite(where, "lower", lower_);
+    require_all_finite(where, "upper", upper_);
+  }
+
+ private:
+  T lower_correction_, upper_correction_;
+  std::span<const T> lower_, upper_;
+  tessera::detail::finite_watch<T> lower_finite_, upper_finite_;
+};
+
+}  // namespace detail
 
 /// Conformalized quantile regression: calibrate once, then an interval per (lo(x), hi(x)).
 template <float_or_double T>
@@ -91,26 +122,23 @@ class conformalized_quantile_regressor {
   std::vector<interval<T>> predict(std::span<const T> lower, std::span<const T> upper) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict";
     require_quantile_prediction_sizes(where, lower, upper);
-    tessera::detail::finite_watch<T> lower_finite, upper_finite;
-    auto intervals = tessera::detail::generated_vector(lower.size(), [&](std::size_t i) {
-      return corrected(lower_finite.see(lower[i]), upper_finite.see(upper[i]));
-    });
-    require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
+    detail::quantile_band_maker<T> make(lower_correction_, upper_correction_, lower, upper);
+    auto intervals = tessera::detail::generated_vector(lower.size(), [&](std::size_t i) { return make(i); });
+    if (!make.valid()) make.require_all_valid(where);
     return intervals;
   }
 
   /// predict's intervals written into `out` (one per test point), memory of the caller's that
   /// batches can reuse, sparing a fresh vector's page faults (see
-  /// split_conformal_regressor::predict_into). O(m). Errors as predict, and invalid_argument
-  /// when out.size() != lower.size(); out may be written before a bad input is reported.
+  /// split_conformal_regressor::predict_into). O(m), over OpenMP's threads from 2^15 intervals
+  /// (detail::write_intervals). Errors as predict, and invalid_argument when out.size() !=
+  /// lower.size(); out may be written before a bad input is reported.
   void predict_into(std::span<const T> lower, std::span<const T> upper, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict_into";
     require_quantile_prediction_sizes(where, lower, upper);
     require_same_size(where, "out", out.size(), "lower", lower.size());
-    tessera::detail::finite_watch<T> lower_finite, upper_finite;
-    for (std::size_t i = 0; i < out.size(); ++i)
-      out[i] = corrected(lower_finite.see(lower[i]), upper_finite.see(upper[i]));
-    require_finite_quantile_predictions(where, lower, lower_finite, upper, upper_finite);
+    detail::write_intervals<T>(where, detail::quantile_band_maker<T>(lower_correction_, upper_correction_, lower, upper),
+                               out, [](detail::quantile_band_maker<T>& make, std::size_t i) { return make(i); });
   }
 
  private:
@@ -121,15 +149,6 @@ class conformalized_quantile_regressor {
                                                 std::span<const T> upper) {
     require_nonempty(where, "lower", lower.size());
     require_same_size(where, "upper", upper.size(), "lower", lower.size());
-  }
-
-  /// After a pass that watched them: names the first non-finite lower, then upper, prediction.
-  static void require_finite_quantile_predictions(std::string_view where, std::span<const T> lower,
-                                                  const tessera::detail::finite_watch<T>& lower_finite,
-                                                  std::span<const T> upper,
-                                                  const tessera::detail::finite_watch<T>& upper_finite) {
-    if (!lower_finite.all_finite()) require_all_finite(where, "lower", lower);
-    if (!upper_finite.all_finite()) require_all_finite(where, "upper", upper);
   }
 
   static void require_quantile_predictions(std::string_view where, std::span<const T> lower,

@@ -35,6 +35,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tessera/conformal/detail/interval_writer.hpp"
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
@@ -130,7 +131,8 @@ class positive_scale_watch {
 };
 
 /// The intervals of split_conformal_regressor's predictions, each formed from its inputs once,
-/// with the inputs checked on the way (the watches), so that predict makes one pass over them.
+/// with the inputs checked on the way (the watches), so that predict makes one pass over them (a
+/// checked_interval_maker).
 template <float_or_double T>
 class interval_maker {
  public:
@@ -150,12 +152,6 @@ class interval_maker {
   /// Whether every prediction passed was finite and every scale finite and > 0.
   bool valid() const { return finite_.all_finite() && scales_.all_positive(); }
   /// Throws invalid_argument naming the first non-finite prediction, then the first scale not
-  /// finite and > 0, among those passed; O(m) only then.
-  void require_valid(std::string_view where) const {
-    if (!finite_.all_finite()) require_all_finite(where, "prediction", prediction_);
-    if (!scales_.all_positive()) require_scales(where, sigma_, prediction_.size());
-  }
-  /// Throws invalid_argument naming the first non-finite prediction, then the first scale not
   /// finite and > 0, of all (if any). O(m).
   void require_all_valid(std::string_view where) const {
     require_all_finite(where, "prediction", prediction_);
@@ -169,31 +165,6 @@ class interval_maker {
   tessera::detail::finite_watch<T> finite_;
   positive_scale_watch<T> scales_;
 };
-
-/// Below this many intervals predict_into writes them on one thread.
-inline constexpr std::size_t parallel_interval_minimum = std::size_t{1} << 15;
-
-/// out[i] = form(maker, i) for every i < out.size(), with `make`'s checks: over OpenMP's threads
-/// where tessera is built with it and out holds at least parallel_interval_minimum intervals, each
-/// thread with its own copy of `make`. Throws invalid_argument naming the first bad input, if
-/// any was passed. O(m).
-template <float_or_double T, class Form>
-void write_intervals(std::string_view where, const interval_maker<T>& make, std::span<interval<T>> out, Form form) {
-  const auto count = static_cast<std::int64_t>(out.size());
-  bool valid = true;
-#if defined(_OPENMP)
-#pragma omp parallel if (out.size() >= parallel_interval_minimum) reduction(&& : valid)
-#endif
-  {
-    interval_maker<T> own = make;
-#if defined(_OPENMP)
-#pragma omp for schedule(static)
-#endif
-    for (std::int64_t i = 0; i < count; ++i) out[static_cast<std::size_t>(i)] = form(own, static_cast<std::size_t>(i));
-    valid = own.valid();
-  }
-  if (!valid) make.require_all_valid(where);
-}
 
 }  // namespace detail
 
@@ -254,7 +225,7 @@ class split_conformal_regressor {
     detail::require_matching_score(where, normalized_, false);
     detail::interval_maker<T> make(quantile_, prediction);
     auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.absolute(i); });
-    make.require_valid(where);
+    if (!make.valid()) make.require_all_valid(where);
     return intervals;
   }
 
@@ -266,7 +237,7 @@ class split_conformal_regressor {
     require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
     detail::interval_maker<T> make(quantile_, prediction, sigma);
     auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.normalized(i); });
-    make.require_valid(where);
+    if (!make.valid()) make.require_all_valid(where);
     return intervals;
   }
 
@@ -279,7 +250,7 @@ class split_conformal_regressor {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict_into";
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, false);
-    detail::write_intervals(where, detail::interval_maker<T>(quantile_, prediction), out,
+    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction), out,
                             [](detail::interval_maker<T>& make, std::size_t i) { return make.absolute(i); });
   }
 
@@ -289,7 +260,7 @@ class split_conformal_regressor {
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, true);
     require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
-    detail::write_intervals(where, detail::interval_maker<T>(quantile_, prediction, sigma), out,
+    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction, sigma), out,
                             [](detail::interval_maker<T>& make, std::size_t i) { return make.normalized(i); });
   }
 
