@@ -186,7 +186,8 @@ bracket_contents<T> bracket_pass(std::size_t n, T low, T high, std::size_t room,
   for (const auto& part : parts) {
     joined.below += part.below;
     joined.largest = std::max(joined.largest, part.largest);
-    at = static_cast<std::size_t>(std::copy_n(part.inside.get(), part.kept, joined.inside.get() + at) - joined.inside.get());
+    std::copy_n(part.inside.get(), part.kept, joined.inside.get() + at);
+    at += part.kept;
   }
   return joined;
 #else
