@@ -45,7 +45,7 @@ void split_regression_into(benchmark::State& state) {
   const auto n = static_cast<std::size_t>(state.range(0));
   const regression_data calibration(n);
   const regression_data test(n);
-  std::vector<cf::interval<double>> intervals(n);  // touched once, before the timing
+  std::vector<cf::interval<double>> intervals(n, cf::interval<double>{0, 0});  // touched once, before the timing
   for (auto _ : state) {
     const cf::split_conformal_regressor<double> regressor(calibration.y, calibration.prediction, 0.1);
     regressor.predict_into(test.prediction, intervals);

@@ -84,7 +84,7 @@ TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
   }
 }
 
-TEST_CASE("predict_into of many intervals gives predict's on any number of threads") {
+TEST_CASE("predict and predict_into of many intervals give the same on any number of threads") {
   // Past the size where predict_into splits over OpenMP's threads; the bad entries sit in
   // different threads' ranges, and the first is named.
   const std::size_t n = 100'003;
@@ -93,7 +93,9 @@ TEST_CASE("predict_into of many intervals gives predict's on any number of threa
   tessera::fill_normal<double>(tessera::exec::host, tessera::random_stream(43, 0), std::span<double>(lower));
   for (std::size_t i = 0; i < n; ++i) upper[i] = lower[i] + 1 + 0.001 * static_cast<double>(i % 97);
   const auto cqr = calibrate(0.1, cf::cqr_correction::asymmetric);
-  const auto expected = cqr.predict(lower, upper);
+  std::vector<cf::interval<double>> expected(n);
+  for (std::size_t i = 0; i < n; ++i)
+    expected[i] = {lower[i] - cqr.lower_correction(), upper[i] + cqr.upper_correction()};
   std::vector<double> bad = upper;
   bad[n - 3] = std::nan("");
   bad[n / 5] = -std::numeric_limits<double>::infinity();
@@ -104,6 +106,10 @@ TEST_CASE("predict_into of many intervals gives predict's on any number of threa
       std::vector<cf::interval<double>> out(n, cf::interval<double>{-1, -2});
       cqr.predict_into(lower, upper, out);
       CHECK(out == expected);
+      CHECK(cqr.predict(lower, upper) == expected);
+      CHECK(message_of([&] { cqr.predict(lower, bad); }) ==
+            "tessera::conformal::conformalized_quantile_regressor::predict: upper[" + std::to_string(n / 5) +
+                "] = -inf; expected a finite number");
       CHECK(message_of([&] { cqr.predict_into(lower, bad, out); }) ==
             where + ": upper[" + std::to_string(n / 5) + "] = -inf; expected a finite number");
     });

@@ -115,9 +115,9 @@ TEST_CASE("predict_into writes predict's intervals into a reused buffer") {
   CHECK(buffer == normalized.predict(predictions, sigma));
 }
 
-TEST_CASE("large calibrations and predict_into give the same results on any number of threads") {
-  // Past the sizes where the selection's pass and predict_into split over OpenMP's threads
-  // (2^15); the bad entries sit in different threads' ranges, and the first is named.
+TEST_CASE("large calibrations, predict and predict_into give the same results on any number of threads") {
+  // Past the sizes where the selection's pass, predict and predict_into split over OpenMP's
+  // threads (2^15); the bad entries sit in different threads' ranges, and the first is named.
   const std::size_t n = 100'003;
   REQUIRE(n >= cf::detail::parallel_bracket_minimum);
   REQUIRE(n >= cf::detail::parallel_interval_minimum);
@@ -131,7 +131,12 @@ TEST_CASE("large calibrations and predict_into give the same results on any numb
   std::sort(scores.begin(), scores.end());
   const double expected_q = scores[cf::upper_rank(n, 0.1) - 1];
   const split normalized_reference(calibration.y, calibration.x, sigma, 0.1);
-  const auto expected_normalized = normalized_reference.predict(test.x, test_sigma);
+  std::vector<cf::interval<double>> expected_absolute(n), expected_normalized(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    expected_absolute[i] = {test.x[i] - expected_q, test.x[i] + expected_q};
+    const double half_width = normalized_reference.quantile() * test_sigma[i];
+    expected_normalized[i] = {test.x[i] - half_width, test.x[i] + half_width};
+  }
   std::vector<double> bad_y = calibration.y, bad_sigma = test_sigma;
   bad_y[n - 5] = std::nan("");
   bad_y[n / 7] = std::numeric_limits<double>::infinity();
@@ -144,11 +149,15 @@ TEST_CASE("large calibrations and predict_into give the same results on any numb
       CHECK(absolute.quantile() == expected_q);
       std::vector<cf::interval<double>> out(n, cf::interval<double>{-1, -2});
       absolute.predict_into(test.x, out);
-      CHECK(out == absolute.predict(test.x));
+      CHECK(out == expected_absolute);
+      CHECK(absolute.predict(test.x) == expected_absolute);
       const split normalized(calibration.y, calibration.x, sigma, 0.1);
       CHECK(normalized.quantile() == normalized_reference.quantile());
       normalized.predict_into(test.x, test_sigma, out);
       CHECK(out == expected_normalized);
+      CHECK(normalized.predict(test.x, test_sigma) == expected_normalized);
+      CHECK(message_of([&] { normalized.predict(test.x, bad_sigma); }) ==
+            where + "::predict: sigma[" + std::to_string(n / 3) + "] = -1; expected a finite number > 0");
       CHECK(message_of([&] { split(bad_y, calibration.x, 0.1); }) ==
             where + ": y[" + std::to_string(n / 7) + "] = inf; expected a finite number");
       CHECK(message_of([&] { normalized.predict_into(test.x, bad_sigma, out); }) ==

@@ -1,4 +1,5 @@
-// detail::advise_huge_pages and the fresh outputs that use it (generated_vector, fresh_tensor): on
+// detail::advise_huge_pages and the fresh outputs that use it (generated_vector, fresh_tensor,
+// conformal's fresh_intervals): on
 // Linux, the kernel's record of each mapping (/proc/self/smaps, whose VmFlags carry "hg" for
 // MADV_HUGEPAGE) shows the advice on the whole pages inside the range, on no page outside it, and
 // on nothing below the threshold. Elsewhere the function must merely do nothing harmful.
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "tessera/conformal/detail/interval_writer.hpp"
 #include "tessera/core/detail/fresh_tensor.hpp"
 #include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/detail/huge_pages.hpp"
@@ -111,6 +113,14 @@ TEST_CASE("fresh_tensor has the shape asked for, in advised memory when large", 
   CHECK(*advised(large.data() + large.size() / 2));
   const auto small = tessera::detail::fresh_tensor<bool, 3>({2, 3, 4});
   CHECK(small.size() == 24);
+}
+
+TEST_CASE("conformal's fresh_intervals are advised when many, and left for their writer", "[core][huge_pages]") {
+  const std::size_t n = huge_page_worthy_bytes / sizeof(tessera::conformal::interval<double>) + 1024;
+  auto large = tessera::conformal::detail::fresh_intervals<double>(n);
+  CHECK(large.size() == n);
+  REQUIRE(advised(large.data()).has_value());
+  CHECK(*advised(large.data() + n / 2));
 }
 
 #endif

@@ -31,7 +31,6 @@
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
-#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
 
 namespace tessera::conformal {
@@ -117,31 +116,36 @@ class conformalized_quantile_regressor {
     return corrected(lower, upper);
   }
 
-  /// One interval per test point. O(m), one pass.
+  /// One interval per test point. O(m), one pass, over OpenMP's threads from 2^15 intervals
+  /// (detail::write_intervals).
   /// Throws invalid_argument on a size mismatch, an empty or a non-finite input.
   std::vector<interval<T>> predict(std::span<const T> lower, std::span<const T> upper) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict";
     require_quantile_prediction_sizes(where, lower, upper);
-    detail::quantile_band_maker<T> make(lower_correction_, upper_correction_, lower, upper);
-    auto intervals = tessera::detail::generated_vector(lower.size(), [&](std::size_t i) { return make(i); });
-    if (!make.valid()) make.require_all_valid(where);
+    auto intervals = detail::fresh_intervals<T>(lower.size());
+    write_bands(where, lower, upper, intervals);
     return intervals;
   }
 
   /// predict's intervals written into `out` (one per test point), memory of the caller's that
   /// batches can reuse, sparing a fresh vector's page faults (see
-  /// split_conformal_regressor::predict_into). O(m), over OpenMP's threads from 2^15 intervals
-  /// (detail::write_intervals). Errors as predict, and invalid_argument when out.size() !=
+  /// split_conformal_regressor::predict_into). O(m), as predict. Errors as predict, and invalid_argument when out.size() !=
   /// lower.size(); out may be written before a bad input is reported.
   void predict_into(std::span<const T> lower, std::span<const T> upper, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict_into";
     require_quantile_prediction_sizes(where, lower, upper);
     require_same_size(where, "out", out.size(), "lower", lower.size());
+    write_bands(where, lower, upper, out);
+  }
+
+ private:
+  // [lo_i - q_lo, hi_i + q_hi] into out (of lower's size), the predictions checked.
+  void write_bands(std::string_view where, std::span<const T> lower, std::span<const T> upper,
+                   std::span<interval<T>> out) const {
     detail::write_intervals<T>(where, detail::quantile_band_maker<T>(lower_correction_, upper_correction_, lower, upper),
                                out, [](detail::quantile_band_maker<T>& make, std::size_t i) { return make(i); });
   }
 
- private:
   /// [lower - q_lo, upper + q_hi]: the interval of one test point.
   interval<T> corrected(T lower, T upper) const { return {lower - lower_correction_, upper + upper_correction_}; }
 

@@ -39,7 +39,6 @@
 #include "tessera/conformal/interval.hpp"
 #include "tessera/conformal/quantile.hpp"
 #include "tessera/core/concepts.hpp"
-#include "tessera/core/detail/generated_vector.hpp"
 #include "tessera/core/validate.hpp"
 
 namespace tessera::conformal {
@@ -219,39 +218,37 @@ class split_conformal_regressor {
     return detail::scaled_interval(prediction, quantile_, sigma);
   }
 
-  /// One interval per prediction (absolute score). O(m), one pass. Errors as predict(T).
+  /// One interval per prediction (absolute score). O(m), one pass, over OpenMP's threads from
+  /// 2^15 intervals (detail::write_intervals). Errors as predict(T).
   std::vector<interval<T>> predict(std::span<const T> prediction) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
     detail::require_matching_score(where, normalized_, false);
-    detail::interval_maker<T> make(quantile_, prediction);
-    auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.absolute(i); });
-    if (!make.valid()) make.require_all_valid(where);
+    auto intervals = detail::fresh_intervals<T>(prediction.size());
+    write_absolute(where, prediction, intervals);
     return intervals;
   }
 
-  /// One interval per (prediction, sigma) (normalized score). O(m), one pass. Errors as
+  /// One interval per (prediction, sigma) (normalized score). O(m), one pass, as above. Errors as
   /// predict(T, T), and invalid_argument when sigma.size() != prediction.size().
   std::vector<interval<T>> predict(std::span<const T> prediction, std::span<const T> sigma) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict";
     detail::require_matching_score(where, normalized_, true);
     require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
-    detail::interval_maker<T> make(quantile_, prediction, sigma);
-    auto intervals = tessera::detail::generated_vector(prediction.size(), [&](std::size_t i) { return make.normalized(i); });
-    if (!make.valid()) make.require_all_valid(where);
+    auto intervals = detail::fresh_intervals<T>(prediction.size());
+    write_normalized(where, prediction, sigma, intervals);
     return intervals;
   }
 
   /// predict's intervals written into `out` (one per prediction), memory of the caller's that
   /// batches can reuse: a fresh vector is faulted in page by page past the caches (at 10^7
-  /// intervals most of predict's time). O(m), over OpenMP's threads from 2^15 intervals
-  /// (detail::write_intervals). Errors as predict, and invalid_argument when
-  /// out.size() != prediction.size(); out may be written before a bad input is reported.
+  /// intervals most of predict's time). O(m), as predict. Errors as predict, and
+  /// invalid_argument when out.size() != prediction.size(); out may be written before a bad
+  /// input is reported.
   void predict_into(std::span<const T> prediction, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::split_conformal_regressor::predict_into";
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, false);
-    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction), out,
-                            [](detail::interval_maker<T>& make, std::size_t i) { return make.absolute(i); });
+    write_absolute(where, prediction, out);
   }
 
   /// predict(prediction, sigma) into `out`, as above.
@@ -260,11 +257,23 @@ class split_conformal_regressor {
     require_same_size(where, "out", out.size(), "prediction", prediction.size());
     detail::require_matching_score(where, normalized_, true);
     require_same_size(where, "sigma", sigma.size(), "prediction", prediction.size());
-    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction, sigma), out,
-                            [](detail::interval_maker<T>& make, std::size_t i) { return make.normalized(i); });
+    write_normalized(where, prediction, sigma, out);
   }
 
  private:
+  // [mu_i - q, mu_i + q] into out (of prediction's size), the predictions checked.
+  void write_absolute(std::string_view where, std::span<const T> prediction, std::span<interval<T>> out) const {
+    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction), out,
+                               [](detail::interval_maker<T>& make, std::size_t i) { return make.absolute(i); });
+  }
+
+  // [mu_i - q sigma_i, mu_i + q sigma_i] into out, the predictions and scales checked.
+  void write_normalized(std::string_view where, std::span<const T> prediction, std::span<const T> sigma,
+                        std::span<interval<T>> out) const {
+    detail::write_intervals<T>(where, detail::interval_maker<T>(quantile_, prediction, sigma), out,
+                               [](detail::interval_maker<T>& make, std::size_t i) { return make.normalized(i); });
+  }
+
   split_conformal_regressor(std::span<const T> y, std::span<const T> prediction,
                             std::span<const T> sigma, double alpha, bool normalized)
       : alpha_(alpha), calibration_size_(y.size()), normalized_(normalized) {
