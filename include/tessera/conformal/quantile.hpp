@@ -10,7 +10,7 @@
 // The ranks are computed exactly for the double alpha given: (n + 1) alpha is formed with its
 // rounding error (fma), so k never moves by one because (n + 1)(1 - alpha) rounded up to an
 // integer. Scores are selected in O(n), never sorted: nth_element for few, a sampled bracket and
-// one pass for many (detail::kth_smallest).
+// one pass for many (detail::kth_smallest), the pass split over OpenMP's threads when long.
 
 #include <algorithm>
 #include <bit>
@@ -151,9 +151,7 @@ bracket_contents<T> bracket_pass(std::size_t first, std::size_t last, T low, T h
 
 /// Below this many values a bracket pass runs on one thread. 2^15 values take about 8 us on one
 /// core of an AMD EPYC, where OpenMP's fork and join cost 0.4 us with its threads awake: split,
-/// every thread's range still pays for the thread. (Split regression of 10^5 + 10^5 values,
-/// whose predict stays on one thread, on a 16-core Xeon: 262 us on one thread, 199 on two, 168
-/// on eight.)
+/// every thread's range still pays for the thread.
 inline constexpr std::size_t parallel_bracket_minimum = std::size_t{1} << 15;
 
 /// bracket_pass over value(0), ..., value(n - 1), split in contiguous ranges over OpenMP's threads
