@@ -154,16 +154,12 @@ bracket_contents<T> bracket_pass(std::size_t first, std::size_t last, T low, T h
 /// every thread's range still pays for the thread.
 inline constexpr std::size_t parallel_bracket_minimum = std::size_t{1} << 15;
 
-/// bracket_pass over value(0), ..., value(n - 1), split in contiguous ranges over OpenMP's threads
-/// where tessera is built with it and n >= parallel_bracket_minimum (value is then called from
-/// several threads at once), the ranges' contents joined in order. Same result whatever the
-/// thread count. O(n) work; throws std::bad_alloc.
-template <float_or_double T, class Value>
-bracket_contents<T> bracket_pass(std::size_t n, T low, T high, std::size_t room, const Value& value) {
 #if defined(_OPENMP)
-  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
-  if (n < parallel_bracket_minimum || threads < 2 || omp_in_parallel())
-    return bracket_pass(0, n, low, high, room, value);
+/// bracket_pass over value(0), ..., value(n - 1) in `threads` contiguous ranges, one per OpenMP
+/// thread, the ranges' contents joined in order. O(n) work; throws std::bad_alloc.
+template <float_or_double T, class Value>
+bracket_contents<T> bracket_pass_split(std::size_t n, T low, T high, std::size_t room, std::size_t threads,
+                                       const Value& value) {
   std::vector<bracket_contents<T>> parts(threads);
   std::vector<std::exception_ptr> failures(threads);
 #pragma omp parallel num_threads(static_cast<int>(threads))
@@ -188,9 +184,21 @@ bracket_contents<T> bracket_pass(std::size_t n, T low, T high, std::size_t room,
     at += part.kept;
   }
   return joined;
-#else
-  return bracket_pass(0, n, low, high, room, value);
+}
 #endif
+
+/// bracket_pass over value(0), ..., value(n - 1), split in contiguous ranges over OpenMP's threads
+/// where tessera is built with it and n >= parallel_bracket_minimum (value is then called from
+/// several threads at once). Same result whatever the thread count. O(n) work; throws
+/// std::bad_alloc.
+template <float_or_double T, class Value>
+bracket_contents<T> bracket_pass(std::size_t n, T low, T high, std::size_t room, const Value& value) {
+#if defined(_OPENMP)
+  const auto threads = static_cast<std::size_t>(omp_get_max_threads());
+  if (n >= parallel_bracket_minimum && threads > 1 && !omp_in_parallel())
+    return bracket_pass_split(n, low, high, room, threads, value);
+#endif
+  return bracket_pass(0, n, low, high, room, value);
 }
 
 /// The k-th smallest (1 <= k <= n) of the values value(0), ..., value(n - 1), none NaN, and the
