@@ -43,6 +43,12 @@ enum class cqr_correction {
 
 namespace detail {
 
+/// [lower - q_lo, upper + q_hi]: the interval of one test point. O(1).
+template <float_or_double T>
+interval<T> corrected_band(T lower, T upper, T lower_correction, T upper_correction) {
+  return {lower - lower_correction, upper + upper_correction};
+}
+
 /// The intervals [lo_i - q_lo, hi_i + q_hi] of CQR's predictions, each formed from its inputs
 /// once, with the inputs checked on the way (a checked_interval_maker).
 template <float_or_double T>
@@ -53,7 +59,8 @@ class quantile_band_maker {
       : lower_correction_(lower_correction), upper_correction_(upper_correction), lower_(lower), upper_(upper) {}
   /// [lo_i - q_lo, hi_i + q_hi]. O(1).
   interval<T> operator()(std::size_t i) {
-    return {lower_finite_.see(lower_[i]) - lower_correction_, upper_finite_.see(upper_[i]) + upper_correction_};
+    return corrected_band(lower_finite_.see(lower_[i]), upper_finite_.see(upper_[i]), lower_correction_,
+                          upper_correction_);
   }
   /// Whether every prediction read was finite.
   bool valid() const { return lower_finite_.all_finite() && upper_finite_.all_finite(); }
@@ -113,7 +120,7 @@ class conformalized_quantile_regressor {
         "tessera::conformal::conformalized_quantile_regressor::predict";
     require_finite(where, "lower", lower);
     require_finite(where, "upper", upper);
-    return corrected(lower, upper);
+    return detail::corrected_band(lower, upper, lower_correction_, upper_correction_);
   }
 
   /// One interval per test point. O(m), one pass, over OpenMP's threads from 2^15 intervals
@@ -129,8 +136,9 @@ class conformalized_quantile_regressor {
 
   /// predict's intervals written into `out` (one per test point), memory of the caller's that
   /// batches can reuse, sparing a fresh vector's page faults (see
-  /// split_conformal_regressor::predict_into). O(m), as predict. Errors as predict, and invalid_argument when out.size() !=
-  /// lower.size(); out may be written before a bad input is reported.
+  /// split_conformal_regressor::predict_into). O(m), as predict. Errors as predict, and
+  /// invalid_argument when out.size() != lower.size(); out may be written before a bad input is
+  /// reported.
   void predict_into(std::span<const T> lower, std::span<const T> upper, std::span<interval<T>> out) const {
     constexpr std::string_view where = "tessera::conformal::conformalized_quantile_regressor::predict_into";
     require_quantile_prediction_sizes(where, lower, upper);
@@ -145,9 +153,6 @@ class conformalized_quantile_regressor {
     detail::write_intervals<T>(where, detail::quantile_band_maker<T>(lower_correction_, upper_correction_, lower, upper),
                                out, [](detail::quantile_band_maker<T>& make, std::size_t i) { return make(i); });
   }
-
-  /// [lower - q_lo, upper + q_hi]: the interval of one test point.
-  interval<T> corrected(T lower, T upper) const { return {lower - lower_correction_, upper + upper_correction_}; }
 
   static void require_quantile_prediction_sizes(std::string_view where, std::span<const T> lower,
                                                 std::span<const T> upper) {

@@ -299,6 +299,7 @@ class split_conformal_regressor {
     if (largest == std::numeric_limits<T>::infinity()) detail::require_targets_and_predictions(where, y, prediction);
     quantile_ = q;
   }
+
   T quantile_{};
   double alpha_;
   std::size_t calibration_size_;
