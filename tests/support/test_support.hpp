@@ -95,23 +95,19 @@ inline std::vector<int> thread_counts() {
 }
 
 /// Runs body() with OpenMP's thread count set to `threads` (nothing to set without OpenMP), then
-/// restores the count it found.
+/// restores the count it found, also when body throws.
 template <class F>
 void with_threads(int threads, F&& body) {
 #if defined(_OPENMP)
-  const int before = omp_get_max_threads();
+  struct restore {
+    int count;
+    ~restore() { omp_set_num_threads(count); }
+  } const before{omp_get_max_threads()};
   omp_set_num_threads(threads);
-  try {
-    body();
-  } catch (...) {
-    omp_set_num_threads(before);
-    throw;
-  }
-  omp_set_num_threads(before);
 #else
   (void)threads;
-  body();
 #endif
+  body();
 }
 
 }  // namespace tessera::test
